@@ -1,0 +1,28 @@
+import type { GeometrySpec } from '../preprocess/spec';
+
+/**
+ * What dataset-prep writes and every later stage reads. Tensors are uint8, RGB, CHW, stored in shards
+ * of raw bytes: `count * 3 * cropSize * cropSize` bytes each, images in datalist order.
+ */
+export interface DatasetManifest {
+  format: 'modelzoo-uint8-chw/1';
+  geometry: GeometrySpec;
+  /** [3, H, W] of one image. */
+  shape: [number, number, number];
+  count: number;
+  classes: number;
+  /** true when the built-in demo images were used instead of ImageNet val. */
+  demo: boolean;
+  source: { dir: string; labels: string; fingerprint: string };
+  shards: { file: string; count: number; sha256: string }[];
+  /** One line per image, datalist order: `relative/file.JPEG label`. */
+  datalist: string;
+  /** Indices (into the datalist) of the class-balanced calibration subset. */
+  calibration: { file: string; count: number; sha256: string };
+  skipped: { file: string; reason: string }[];
+}
+
+export interface DatasetEntry {
+  file: string;
+  label: number;
+}

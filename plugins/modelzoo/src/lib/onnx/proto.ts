@@ -1,0 +1,159 @@
+import * as fs from 'node:fs/promises';
+import { onnx } from 'onnx-proto';
+
+export { onnx };
+export type Model = onnx.ModelProto;
+export type Graph = onnx.GraphProto;
+export type Node = onnx.NodeProto;
+export type Tensor = onnx.TensorProto;
+
+export const DataType = onnx.TensorProto.DataType;
+
+export function decodeModel(bytes: Uint8Array, where = 'model'): Model {
+  try {
+    return onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new Error(`${where} is not a valid ONNX model: ${(err as Error).message}`);
+  }
+}
+
+export async function loadModel(file: string): Promise<Model> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read ONNX model ${file}: ${(err as Error).message}`);
+  }
+  return decodeModel(bytes, file);
+}
+
+export function encodeModel(model: Model): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** Float32 values of an initializer, whether stored as raw_data or float_data. */
+export function tensorToFloat32(t: Tensor): Float32Array {
+  const n = dimsSize(t.dims);
+  if (t.dataType !== DataType.FLOAT) throw new Error(`tensor ${t.name}: expected FLOAT, got data type ${t.dataType}`);
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData);
+    return new Float32Array(copy.buffer, 0, n);
+  }
+  return Float32Array.from(t.floatData ?? []);
+}
+
+export function tensorToInt64(t: Tensor): bigint[] {
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData);
+    return Array.from(new BigInt64Array(copy.buffer, 0, copy.length / 8));
+  }
+  return (t.int64Data ?? []).map((v) => BigInt(v.toString()));
+}
+
+export function dimsSize(dims: (number | Long)[] | null | undefined): number {
+  return (dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+}
+
+type Long = { toString(): string };
+
+export function floatTensor(name: string, dims: number[], data: Float32Array): Tensor {
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: DataType.FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+export function int64Tensor(name: string, dims: number[], data: number[]): Tensor {
+  const arr = BigInt64Array.from(data.map((v) => BigInt(v)));
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(arr.buffer) });
+}
+
+export function typedTensor(name: string, dims: number[], dataType: number, bytes: Uint8Array): Tensor {
+  return onnx.TensorProto.create({ name, dims, dataType, rawData: bytes });
+}
+
+export type AttrValue = number | number[] | string | Tensor;
+
+export function attr(name: string, value: AttrValue, forceFloat = false): onnx.AttributeProto {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: Buffer.from(value) });
+  if (Array.isArray(value)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: value });
+  if (typeof value === 'number') {
+    if (forceFloat || !Number.isInteger(value)) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: value });
+    return onnx.AttributeProto.create({ name, type: A.INT, i: value });
+  }
+  return onnx.AttributeProto.create({ name, type: A.TENSOR, t: value });
+}
+
+export function node(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attrs: Record<string, AttrValue> = {},
+  name?: string,
+  floatAttrs: string[] = [],
+): Node {
+  return onnx.NodeProto.create({
+    opType,
+    input: inputs,
+    output: outputs,
+    name: name ?? outputs[0],
+    attribute: Object.entries(attrs).map(([k, v]) => attr(k, v, floatAttrs.includes(k))),
+  });
+}
+
+export function getAttr(n: Node, name: string): onnx.AttributeProto | undefined {
+  return (n.attribute ?? []).find((a) => a.name === name);
+}
+
+export function getIntsAttr(n: Node, name: string, fallback: number[]): number[] {
+  const a = getAttr(n, name);
+  return a ? (a.ints ?? []).map(Number) : fallback;
+}
+
+export function getIntAttr(n: Node, name: string, fallback: number): number {
+  const a = getAttr(n, name);
+  return a ? Number(a.i) : fallback;
+}
+
+/** value_info for a tensor; a dim given as a string is symbolic (e.g. the batch 'N'). */
+export function valueInfo(name: string, elemType: number, dims: (number | string)[]): onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  });
+}
+
+/** Dims of a graph input/output: numbers, or the symbolic name for dynamic ones. */
+export function valueInfoDims(v: onnx.IValueInfoProto): (number | string)[] {
+  const dims = v.type?.tensorType?.shape?.dim ?? [];
+  return dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? Number(d.dimValue) : '?'));
+}
+
+export function makeModel(graph: Graph, opset: number, producer = 'modelzoo'): Model {
+  return onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: producer,
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: opset }],
+    graph,
+  });
+}
+
+export function modelOpset(model: Model): number {
+  const entry = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  return entry ? Number(entry.version) : 0;
+}
+
+/** Graph inputs that are not initializers (older exporters list weights as inputs too). */
+export function realInputs(graph: Graph): onnx.IValueInfoProto[] {
+  const inits = new Set((graph.initializer ?? []).map((t) => t.name));
+  return (graph.input ?? []).filter((i) => !inits.has(i.name ?? ''));
+}

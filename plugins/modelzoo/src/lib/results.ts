@@ -1,0 +1,85 @@
+/** The JSON each stage writes; the report and the vastai backend produce and read the same shapes. */
+
+export type WeightsLabel = 'random-init' | 'pretrained' | string;
+
+export interface ModelCard {
+  model: string;
+  variant: string;
+  source: string;
+  weights: WeightsLabel;
+  params: number;
+  macs: number;
+  macsComplete: boolean;
+  input: { name: string; shape: (number | string)[] };
+  output: { name: string; shape: (number | string)[] };
+  opset: number;
+  classes: number;
+  preprocess: string;
+  sha256: string;
+  file: string;
+  /** Builder or exporter details (width, checkpoint path and hash, ...). */
+  details: Record<string, unknown>;
+}
+
+export interface BuildManifest {
+  backend: 'onnxruntime' | 'vastai';
+  precision: 'fp32' | 'int8';
+  model: string;
+  sha256: string;
+  /** The exported model this was built from. */
+  from: { file: string; sha256: string };
+  weights: WeightsLabel;
+  inputDtype: 'uint8' | 'float32';
+  inputShape: (number | string)[];
+  preprocess: string;
+  normalizationFolded: boolean;
+  details: Record<string, unknown>;
+}
+
+export interface LatencyStats {
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface BenchConfigResult {
+  batch: number;
+  threads: number;
+  instances: number;
+  iterations: number;
+  seconds: number;
+  /** images per second over all instances. */
+  throughput: number;
+  /** per-batch latency in milliseconds. */
+  latencyMs: LatencyStats;
+}
+
+export interface BenchResult {
+  backend: 'onnxruntime' | 'vastai';
+  model: string;
+  precision: string;
+  weights: WeightsLabel;
+  machine: { cpu: string; cores: number; platform: string };
+  results: BenchConfigResult[];
+  stand_in?: boolean;
+}
+
+export interface EvalResult {
+  backend: 'onnxruntime' | 'vastai';
+  model: string;
+  precision: string;
+  weights: WeightsLabel;
+  demoData: boolean;
+  images: number;
+  top1: number;
+  top5: number;
+  perClass: { cls: number; count: number; top1: number }[];
+  seconds: number;
+  throughput: number;
+  reference?: { top1: number; top5: number; tolerance: number; passed: boolean };
+  stand_in?: boolean;
+}
