@@ -33,6 +33,7 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
  */
 export async function withAtomicDir<T>(target: string, build: (tmpDir: string) => Promise<T>): Promise<T> {
   await fs.mkdir(path.dirname(target), { recursive: true });
+  await removeStaleTemps(target);
   const tmp = tempSibling(target);
   await fs.mkdir(tmp, { recursive: true });
   try {
@@ -46,6 +47,34 @@ export async function withAtomicDir<T>(target: string, build: (tmpDir: string) =
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Temp siblings left by a killed run (its pid is gone) are removed before a new run starts. */
+export async function removeStaleTemps(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const prefix = `${path.basename(target)}.tmp-`;
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) {
+      await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

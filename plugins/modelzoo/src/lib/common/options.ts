@@ -17,7 +17,7 @@ export function validateOptions<T>(schema: object, options: unknown, where: Opti
   let validate = compiled.get(schema);
   if (!validate) {
     // Nx-only keywords in schema.json ($default, x-prompt, ...) are not JSON Schema; strip them.
-    validate = ajv.compile(stripNxKeywords(schema));
+    validate = ajv.compile(stripNxKeywords(schema) as object);
     compiled.set(schema, validate);
   }
   const copy = structuredClone(options ?? {}) as Record<string, unknown>;

@@ -2,14 +2,15 @@ import * as fs from 'node:fs/promises';
 import { onnx } from 'onnx-proto';
 
 export { onnx };
-export type Model = onnx.ModelProto;
-export type Graph = onnx.GraphProto;
-export type Node = onnx.NodeProto;
-export type Tensor = onnx.TensorProto;
+// The I-interfaces: what decode returns and what builders create both satisfy them.
+export type Model = onnx.IModelProto;
+export type Graph = onnx.IGraphProto;
+export type Node = onnx.INodeProto;
+export type Tensor = onnx.ITensorProto;
 
 export const DataType = onnx.TensorProto.DataType;
 
-export function decodeModel(bytes: Uint8Array, where = 'model'): Model {
+export function decodeModel(bytes: Uint8Array, where = 'model'): onnx.ModelProto {
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (err) {
@@ -17,7 +18,7 @@ export function decodeModel(bytes: Uint8Array, where = 'model'): Model {
   }
 }
 
-export async function loadModel(file: string): Promise<Model> {
+export async function loadModel(file: string): Promise<onnx.ModelProto> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
@@ -104,7 +105,7 @@ export function node(
   });
 }
 
-export function getAttr(n: Node, name: string): onnx.AttributeProto | undefined {
+export function getAttr(n: Node, name: string): onnx.IAttributeProto | undefined {
   return (n.attribute ?? []).find((a) => a.name === name);
 }
 

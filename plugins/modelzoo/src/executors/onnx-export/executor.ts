@@ -1,0 +1,17 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { type ExportOptions, exportModel } from '../../lib/export/export-model';
+import { runStage } from '../../lib/nx/run-executor';
+import schema from './schema.json';
+
+export default async function onnxExport(options: ExportOptions, context: ExecutorContext) {
+  return runStage<ExportOptions>(schema, options, context, async (o, ctx) => {
+    const card = await exportModel({
+      ...o,
+      file: o.file ? ctx.resolve(o.file) : undefined,
+      outputPath: ctx.resolve(o.outputPath),
+    });
+    process.stdout.write(
+      `${ctx.project}: ${(card.params / 1e6).toFixed(3)} M params, ${(card.macs / 1e6).toFixed(1)} M MACs, input [${card.input.shape}], weights ${card.weights}\n`,
+    );
+  });
+}

@@ -1,0 +1,94 @@
+import type { ProjectConfiguration } from '@nx/devkit';
+import { geometryKey, resolvePreset } from '../preprocess/spec';
+import type { ZooReference } from '../report/variants';
+
+export interface VariantSpec {
+  model: string;
+  /** Row name, e.g. torchvision, ppcls-x0.5. */
+  row: string;
+  preprocess: string;
+  width: number;
+  rounding?: 'torchvision' | 'paddle';
+  padding?: 'symmetric' | 'tf-same';
+  bnEpsilon?: number;
+  inputSize?: number;
+  classes?: number;
+  zoo?: ZooReference;
+  /** The dataset project holding one prepared copy per preprocessing geometry. */
+  datasetProject?: string;
+}
+
+export const DATASET_PROJECT = 'imagenet-val';
+
+/** Dataset-prep target and output for a geometry, shared by every variant with that geometry. */
+export function datasetTargetFor(preprocess: string): { target: string; outputPath: string } {
+  const g = resolvePreset(preprocess).geometry;
+  const key = `${g.backend === 'pillow' ? 'pil' : g.backend}-${g.interpolation}`;
+  const exact = geometryKey(g) === `${g.backend}-${g.interpolation}-shorter256-crop224`;
+  const name = exact ? key : geometryKey(g);
+  return { target: `dataset-prep-${name}`, outputPath: `dist/datasets/${DATASET_PROJECT}/${name}` };
+}
+
+export function variantProjectName(v: Pick<VariantSpec, 'model' | 'row'>): string {
+  return `${v.model}-${v.row}`;
+}
+
+/**
+ * The project.json of one variant: the five stages for fp32, and int8 builds/bench/eval beside them.
+ * Outputs go to dist/ (gitignored), never into the project folder, so they are never hashed as inputs.
+ */
+export function variantProject(v: VariantSpec, root: string): ProjectConfiguration {
+  const name = variantProjectName(v);
+  const out = `dist/models/${v.model}/${v.row}`;
+  const dataset = datasetTargetFor(v.preprocess);
+  const datasetDep = { projects: [v.datasetProject ?? DATASET_PROJECT], target: dataset.target };
+  const exportOptions: Record<string, unknown> = {
+    source: 'builtin',
+    model: v.model,
+    variant: v.row,
+    preprocess: v.preprocess,
+    width: v.width,
+    outputPath: `${out}/export`,
+  };
+  if (v.rounding && v.rounding !== 'torchvision') exportOptions['rounding'] = v.rounding;
+  if (v.padding && v.padding !== 'symmetric') exportOptions['padding'] = v.padding;
+  if (v.bnEpsilon !== undefined) exportOptions['bnEpsilon'] = v.bnEpsilon;
+  if (v.inputSize !== undefined) exportOptions['inputSize'] = v.inputSize;
+  if (v.classes !== undefined) exportOptions['classes'] = v.classes;
+  const targets: ProjectConfiguration['targets'] = {
+    'onnx-export': { executor: '@modelzoo/nx-plugin:onnx-export', options: exportOptions },
+  };
+  for (const precision of ['fp32', 'int8'] as const) {
+    const s = precision === 'int8' ? '-int8' : '';
+    targets[`vamc-build${s}`] = {
+      executor: '@modelzoo/nx-plugin:vamc-build',
+      dependsOn: ['onnx-export', datasetDep],
+      options: {
+        model: `${out}/export`,
+        dataset: dataset.outputPath,
+        preprocess: v.preprocess,
+        precision,
+        outputPath: `${out}/build${s}`,
+      },
+    };
+    targets[`vamp-bench${s}`] = {
+      executor: '@modelzoo/nx-plugin:vamp-bench',
+      dependsOn: [`vamc-build${s}`, ...(s ? [] : ['vamp-bench-int8'])],
+      options: { model: `${out}/build${s}`, outputPath: `${out}/bench${s}` },
+    };
+    targets[`vamp-eval${s}`] = {
+      executor: '@modelzoo/nx-plugin:vamp-eval',
+      dependsOn: [`vamc-build${s}`, datasetDep, ...(s ? [] : ['vamp-eval-int8'])],
+      options: { model: `${out}/build${s}`, dataset: dataset.outputPath, outputPath: `${out}/eval${s}` },
+    };
+  }
+  return {
+    name,
+    root,
+    projectType: 'application',
+    tags: ['variant', `model:${v.model}`, `preprocess:${v.preprocess}`],
+    metadata: v.zoo ? { zoo: v.zoo } : undefined,
+    implicitDependencies: [v.datasetProject ?? DATASET_PROJECT],
+    targets,
+  } as ProjectConfiguration;
+}

@@ -1,0 +1,60 @@
+import type { ProjectConfiguration } from '@nx/devkit';
+
+/** Seed-table figures a variant project carries in its metadata (the zoo page's columns). */
+export interface ZooReference {
+  top1?: number;
+  top5?: number;
+  flopsM?: number;
+  paramsM?: number;
+  inputSize?: number;
+}
+
+export interface VariantOutputs {
+  project: string;
+  model: string;
+  variant: string;
+  reference: ZooReference;
+  exportDir?: string;
+  builds: { precision: string; buildDir?: string; benchDir?: string; evalDir?: string }[];
+}
+
+/**
+ * The report finds each variant's results through its own targets' outputPath options, so it never
+ * guesses a folder layout: a variant's int8 targets are `*-int8`, fp32 the plain names.
+ */
+export function variantsFromProjects(
+  projects: Record<string, ProjectConfiguration>,
+  tag: string,
+  resolve: (p: string) => string,
+): VariantOutputs[] {
+  const out: VariantOutputs[] = [];
+  for (const [name, p] of Object.entries(projects).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!(p.tags ?? []).includes(tag)) continue;
+    const targets = p.targets ?? {};
+    const outPath = (t: string) => {
+      const o = targets[t]?.options as { outputPath?: string } | undefined;
+      return o?.outputPath ? resolve(o.outputPath) : undefined;
+    };
+    const exportOpts = (targets['onnx-export']?.options ?? {}) as { model?: string; variant?: string };
+    const meta = (p.metadata ?? {}) as { zoo?: ZooReference };
+    const builds: VariantOutputs['builds'] = [];
+    for (const suffix of ['', '-int8']) {
+      if (!targets[`vamc-build${suffix}`]) continue;
+      builds.push({
+        precision: suffix ? 'int8' : 'fp32',
+        buildDir: outPath(`vamc-build${suffix}`),
+        benchDir: outPath(`vamp-bench${suffix}`),
+        evalDir: outPath(`vamp-eval${suffix}`),
+      });
+    }
+    out.push({
+      project: name,
+      model: exportOpts.model ?? 'mobilenetv2',
+      variant: exportOpts.variant ?? name,
+      reference: meta.zoo ?? {},
+      exportDir: outPath('onnx-export'),
+      builds,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,34 @@
+import * as ort from 'onnxruntime-node';
+
+export { ort };
+
+export interface SessionOptions {
+  /** intra-op threads; 0 lets ONNX Runtime choose (all cores). */
+  threads?: number;
+  optimizedModelFilePath?: string;
+  level?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: opts.level ?? 'all',
+    intraOpNumThreads: opts.threads ?? 0,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  };
+  if (opts.optimizedModelFilePath) options.optimizedModelFilePath = opts.optimizedModelFilePath;
+  try {
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const where = typeof model === 'string' ? model : 'in-memory model';
+    throw new Error(`ONNX Runtime cannot load ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** An input tensor for a batch of stored images: uint8 for built models, float for raw exports. */
+export function imageTensor(data: Uint8Array, batch: number, shape: [number, number, number]): ort.Tensor {
+  return new ort.Tensor('uint8', data, [batch, ...shape]);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Nx runtime inputs: what Nx cannot see by itself.
+//   dataset  the image folder named by MODELZOO_IMAGENET_VAL (outside the workspace, so Nx would
+//            silently ignore it): label file content + every image's name, size and mtime; with
+//            MODELZOO_DATASET_HASH=content, every image's content. Prints "demo" when unset.
+//   machine  CPU model, core count, platform and host: a benchmark figure belongs to one machine.
+//   file P.. sha256 of files (e.g. an ONNX model outside the workspace).
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import { join, resolve } from 'node:path';
+
+const [mode, ...args] = process.argv.slice(2);
+const h = createHash('sha256');
+
+function hashFolder(dir, labels, content) {
+  h.update(readFileSync(labels));
+  const walk = (d, rel) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p, `${rel}${name}/`);
+      else if (content) h.update(`${rel}${name}\0`).update(readFileSync(p));
+      else h.update(`${rel}${name}\0${st.size}\0${st.mtimeMs}\n`);
+    }
+  };
+  walk(dir, '');
+}
+
+if (mode === 'dataset') {
+  const dir = process.env.MODELZOO_IMAGENET_VAL?.trim();
+  if (!dir) {
+    process.stdout.write('demo\n');
+    process.exit(0);
+  }
+  const labels = process.env.MODELZOO_IMAGENET_LABELS?.trim() || join(dir, 'val_label.txt');
+  hashFolder(resolve(dir), resolve(labels), process.env.MODELZOO_DATASET_HASH === 'content');
+} else if (mode === 'machine') {
+  const cpus = os.cpus();
+  h.update(`${os.hostname()}|${cpus[0]?.model}|${os.availableParallelism?.() ?? cpus.length}|${os.platform()}-${os.arch()}`);
+} else if (mode === 'file' && args.length > 0) {
+  for (const f of args) h.update(f).update(readFileSync(f));
+} else {
+  process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH...\n');
+  process.exit(2);
+}
+process.stdout.write(h.digest('hex') + '\n');
