@@ -22,7 +22,7 @@ export interface NormalizeSpec {
   scale: number;
   mean: [number, number, number];
   std: [number, number, number];
-  /** Channel order the model expects. Stored tensors are always RGB. */
+  /** Channel order the model expects; mean/std are in this order. Stored tensors are always RGB. */
   channelOrder: 'RGB' | 'BGR';
 }
 
