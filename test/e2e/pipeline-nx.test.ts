@@ -1,0 +1,145 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
+import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder } from '../helpers/temp-workspace';
+
+// Real `nx` in a temp workspace: every stage in order, cache hits, and invalidation (a)-(d).
+let ws: TempWorkspace;
+let images: string;
+const env = () => ({ MODELZOO_IMAGENET_VAL: images });
+const VARIANTS = ['mobilenetv2-tv', 'mobilenetv2-keras'];
+
+function addVariant(row: string, preprocess: string, extra: Record<string, unknown> = {}) {
+  const root = `models/mobilenetv2/${row}`;
+  const p = variantProject({ model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra }, root) as any;
+  for (const s of ['', '-int8']) {
+    Object.assign(p.targets[`vamp-bench${s}`].options, { batch: [2], warmup: 1, iterations: 3, threads: 1 });
+    Object.assign(p.targets[`vamp-eval${s}`].options, { batch: 4, threads: 1 });
+  }
+  p.targets['vamc-build-int8'].options.quantization = { calibration_count: 8 };
+  delete p.root;
+  ws.writeJson(`${root}/project.json`, p);
+}
+
+before(async () => {
+  ws = createTempWorkspace();
+  images = fs.mkdtempSync(path.join(os.tmpdir(), 'external-images-'));
+  await writeImageFolder(images, 12, 10);
+  ws.writeJson('models/datasets/imagenet-val/project.json', {
+    name: 'imagenet-val',
+    targets: {
+      'dataset-prep-pil-bilinear': {
+        executor: '@modelzoo/nx-plugin:dataset-prep',
+        options: { preprocess: 'torchvision', classes: 10, calibrationSize: 10, shardSize: 5, outputPath: 'dist/datasets/imagenet-val/pil-bilinear' },
+      },
+    },
+  });
+  addVariant('tv', 'torchvision');
+  addVariant('keras', 'keras', { padding: 'tf-same', bnEpsilon: 0.001 });
+});
+
+after(() => {
+  fs.rmSync(ws.root, { recursive: true, force: true });
+  fs.rmSync(images, { recursive: true, force: true });
+});
+
+test('run-many -t vamp-eval vamp-bench runs every stage of every variant in dependency order', () => {
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  const runs = taskRuns(r.output);
+  for (const v of VARIANTS) {
+    for (const t of ['onnx-export', 'vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8', 'vamp-bench', 'vamp-bench-int8']) {
+      assert.equal(runs.get(`${v}:${t}`), 'ran', `${v}:${t} did not run\n${r.output}`);
+    }
+  }
+  assert.equal(runs.get('imagenet-val:dataset-prep-pil-bilinear'), 'ran');
+  const order = [...runs.keys()];
+  const at = (t: string) => order.indexOf(t);
+  for (const v of VARIANTS) {
+    assert.ok(at(`${v}:onnx-export`) < at(`${v}:vamc-build`));
+    assert.ok(at('imagenet-val:dataset-prep-pil-bilinear') < at(`${v}:vamc-build`));
+    assert.ok(at(`${v}:vamc-build`) < at(`${v}:vamp-eval`));
+    assert.ok(at(`${v}:vamc-build-int8`) < at(`${v}:vamp-eval-int8`));
+  }
+  const ev = ws.readJson('dist/models/mobilenetv2/tv/eval/eval.json');
+  assert.equal(ev.images, 12);
+  assert.equal(ev.weights, 'random-init');
+  const card = ws.readJson('dist/models/mobilenetv2/keras/export/model-card.json');
+  assert.equal(card.weights, 'random-init');
+  assert.equal(ws.readJson('dist/models/mobilenetv2/keras/build-int8/build.json').precision, 'int8');
+});
+
+test('(a) a second run-many is all cache hits', () => {
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  const runs = taskRuns(r.output);
+  assert.ok(runs.size >= 15, r.output);
+  for (const [task, how] of runs) assert.equal(how, 'cache', `${task} was not a cache hit\n${r.output}`);
+});
+
+test("(b) editing one variant's option reruns only that variant's affected targets", () => {
+  const file = 'models/mobilenetv2/keras/project.json';
+  const p = ws.readJson(file);
+  p.targets['vamp-eval'].options.batch = 3;
+  ws.writeJson(file, p);
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  const ran = [...taskRuns(r.output)].filter(([, how]) => how === 'ran').map(([t]) => t);
+  assert.deepEqual(ran, ['mobilenetv2-keras:vamp-eval'], r.output);
+});
+
+test('(c) adding an image to the external dataset folder reruns prep and everything downstream', async () => {
+  const extra = fs.mkdtempSync(path.join(os.tmpdir(), 'extra-'));
+  await writeImageFolder(extra, 13, 10);
+  fs.copyFileSync(path.join(extra, 'img_0012.JPEG'), path.join(images, 'img_0012.JPEG'));
+  fs.appendFileSync(path.join(images, 'val_label.txt'), 'img_0012.JPEG 2\n');
+  fs.rmSync(extra, { recursive: true, force: true });
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  const runs = taskRuns(r.output);
+  assert.equal(runs.get('imagenet-val:dataset-prep-pil-bilinear'), 'ran');
+  for (const v of VARIANTS) {
+    assert.equal(runs.get(`${v}:onnx-export`), 'cache');
+    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8']) assert.equal(runs.get(`${v}:${t}`), 'ran', `${v}:${t}`);
+  }
+  assert.equal(ws.readJson('dist/models/mobilenetv2/tv/eval/eval.json').images, 13);
+  // Changing an image in place (same name) is seen too.
+  fs.appendFileSync(path.join(images, 'img_0003.JPEG'), Buffer.from([0]));
+  const again = ws.nx(['run', 'imagenet-val:dataset-prep-pil-bilinear'], env());
+  assert.equal(taskRuns(again.output).get('imagenet-val:dataset-prep-pil-bilinear'), 'ran', again.output);
+});
+
+test('(d) a task killed mid-run leaves no output, no temp files and no cache entry', async () => {
+  const file = 'models/mobilenetv2/tv/project.json';
+  const p = ws.readJson(file);
+  p.targets['vamp-bench'].options = { ...p.targets['vamp-bench'].options, duration: 6, outputPath: 'dist/killed/bench' };
+  p.targets['vamp-bench'].dependsOn = ['vamc-build'];
+  ws.writeJson(file, p);
+  const child = ws.nxSpawn(['run', 'mobilenetv2-tv:vamp-bench'], env());
+  let out = '';
+  await new Promise<void>((resolve) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('nx run mobilenetv2-tv:vamp-bench')) {
+        setTimeout(() => {
+          process.kill(-child.pid!, 'SIGKILL');
+          resolve();
+        }, 2500);
+        child.stdout!.off('data', onData);
+      }
+    };
+    child.stdout!.on('data', onData);
+  });
+  await new Promise((r) => child.on('exit', r));
+  const killedDir = path.join(ws.root, 'dist/killed');
+  const left = fs.existsSync(killedDir) ? fs.readdirSync(killedDir) : [];
+  assert.ok(!left.includes('bench'), `half-written output left: ${left}`);
+  const r = ws.nx(['run', 'mobilenetv2-tv:vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  assert.equal(taskRuns(r.output).get('mobilenetv2-tv:vamp-bench'), 'ran', 'the killed run must not have been cached');
+  assert.deepEqual(fs.readdirSync(killedDir), ['bench'], 'stale temp directories must be cleaned');
+  assert.ok(ws.readJson('dist/killed/bench/bench.json').results[0].throughput > 0);
+});

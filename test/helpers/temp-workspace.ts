@@ -1,0 +1,101 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import sharp from 'sharp';
+import { REPO_ROOT } from './shared';
+
+/**
+ * A throwaway Nx workspace that uses this repo's plugin, nx.json and tools through symlinks, with its
+ * own projects. Tests run the real `nx` binary in it.
+ */
+export interface TempWorkspace {
+  root: string;
+  nx(args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string };
+  nxSpawn(args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof spawn>;
+  writeJson(rel: string, value: unknown): void;
+  readJson<T = any>(rel: string): T;
+}
+
+export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+  for (const link of ['node_modules', 'plugins', 'tools']) {
+    fs.symlinkSync(path.join(REPO_ROOT, link), path.join(root, link));
+  }
+  fs.copyFileSync(path.join(REPO_ROOT, 'nx.json'), path.join(root, 'nx.json'));
+  fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'e2e', private: true }, null, 2));
+  fs.writeFileSync(path.join(root, '.gitignore'), 'dist/\n.nx/\nnode_modules\n');
+  const nxBin = path.join(REPO_ROOT, 'node_modules', 'nx', 'bin', 'nx.js');
+  const baseEnv = (env?: NodeJS.ProcessEnv) => ({
+    ...process.env,
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+    NX_SKIP_NX_CACHE: undefined,
+    MODELZOO_QUIET: '1',
+    FORCE_COLOR: '0',
+    ...env,
+  });
+  return {
+    root,
+    nx(args, env) {
+      const r = spawnSync(process.execPath, [nxBin, ...args, '--outputStyle=stream'], {
+        cwd: root,
+        env: baseEnv(env),
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return { status: r.status ?? 1, output: `${r.stdout}\n${r.stderr}` };
+    },
+    nxSpawn(args, env) {
+      return spawn(process.execPath, [nxBin, ...args, '--outputStyle=stream'], {
+        cwd: root,
+        env: baseEnv(env),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    },
+    writeJson(rel, value) {
+      const p = path.join(root, rel);
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, JSON.stringify(value, null, 2) + '\n');
+    },
+    readJson(rel) {
+      return JSON.parse(fs.readFileSync(path.join(root, rel), 'utf8'));
+    },
+  };
+}
+
+/** Small synthetic labelled JPEGs (not ImageNet): enough to run every stage for real. */
+export async function writeImageFolder(dir: string, count: number, classes: number): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const w = 160 + ((i * 37) % 120);
+    const h = 140 + ((i * 53) % 100);
+    const raw = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const k = (y * w + x) * 3;
+        raw[k] = (x * (i + 1)) & 255;
+        raw[k + 1] = (y * (i + 3)) & 255;
+        raw[k + 2] = ((x + y) * 7 + i * 29) & 255;
+      }
+    }
+    const file = `img_${String(i).padStart(4, '0')}.JPEG`;
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(dir, file));
+    lines.push(`${file} ${i % classes}`);
+  }
+  fs.writeFileSync(path.join(dir, 'val_label.txt'), lines.join('\n') + '\n');
+}
+
+/** `nx run a:b` lines of a run, with whether each came from the cache. */
+export function taskRuns(output: string): Map<string, 'cache' | 'ran'> {
+  const runs = new Map<string, 'cache' | 'ran'>();
+  for (const line of output.split('\n')) {
+    const m = /> nx run ([\w.@/-]+:[\w-]+)(.*)$/.exec(line);
+    if (!m) continue;
+    runs.set(m[1]!, /cache|existing outputs match/.test(m[2]!) ? 'cache' : 'ran');
+  }
+  return runs;
+}
