@@ -23,7 +23,7 @@ export interface ReportRow {
   top1Drop?: number;
   images?: number;
   demoData?: boolean;
-  mflops?: number;
+  mmacs?: number;
   mparams?: number;
   inputSize?: number;
   imgPerSec?: number;
@@ -68,8 +68,7 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
         top5: ev?.top5,
         images: ev?.images,
         demoData: ev?.demoData,
-        // MACs x 2 = FLOPs, the convention of the seed table's "flops(M)" column.
-        mflops: card ? (2 * card.macs) / 1e6 : undefined,
+        mmacs: card ? card.macs / 1e6 : undefined,
         mparams: card ? card.params / 1e6 : undefined,
         inputSize: card && typeof card.input.shape[2] === 'number' ? card.input.shape[2] : undefined,
         imgPerSec: tp?.imgPerSec,
@@ -95,17 +94,17 @@ export function renderMarkdown(title: string, rows: ReportRow[]): string {
   const lines = [
     `# ${title}`,
     '',
-    '| model | source | weights | precision | top1 | top5 | int8 drop | zoo top1 | zoo top5 | MFLOPs | zoo MFLOPs | Mparams | zoo Mparams | input size | img/s | int8 speedup |',
+    '| model | source | weights | precision | top1 | top5 | int8 drop | zoo top1 | zoo top5 | MMACs | zoo flops(M) | Mparams | zoo Mparams | input size | img/s | int8 speedup |',
     '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.variant} | ${r.weights ?? '–'} | ${r.precision} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mflops, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? '–'} | ${fmt(r.imgPerSec, 1)} | ${r.speedup ? r.speedup.toFixed(2) + '×' : '–'} |`,
+        `| ${r.model} | ${r.variant} | ${r.weights ?? '–'} | ${r.precision} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mmacs, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? '–'} | ${fmt(r.imgPerSec, 1)} | ${r.speedup ? r.speedup.toFixed(2) + '×' : '–'} |`,
     ),
     '',
   ];
   if (demo) lines.push('**Accuracy was measured on the built-in DEMO images, not ImageNet val**: set MODELZOO_IMAGENET_VAL for real figures.', '');
   if (random) lines.push('Rows with `random-init` weights use the builder\'s deterministic random weights: their accuracy is chance level by design.', '');
-  lines.push('MFLOPs = 2 × MACs counted from the ONNX graph; img/s is the best over the benchmarked batch sizes on this machine.', '');
+  lines.push('MMACs: Conv/Gemm multiply-accumulates counted from the ONNX graph (the zoo\'s flops(M) column also counts BN/activation ops); img/s: best over the benchmarked batch sizes on this machine.', '');
   return lines.join('\n');
 }
 
