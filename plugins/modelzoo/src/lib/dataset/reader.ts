@@ -34,11 +34,12 @@ export async function openDataset(dir: string): Promise<OpenDataset> {
   manifest.shards.forEach((s, si) => {
     for (let i = 0; i < s.count; i++) where.push({ shard: si, offset: i * imageBytes });
   });
-  const handles = new Map<number, fs.FileHandle>();
-  const handle = async (si: number) => {
+  // Promises, not handles: concurrent reads of one shard must share a single open.
+  const handles = new Map<number, Promise<fs.FileHandle>>();
+  const handle = (si: number) => {
     let h = handles.get(si);
     if (!h) {
-      h = await fs.open(path.join(dir, manifest.shards[si]!.file), 'r');
+      h = fs.open(path.join(dir, manifest.shards[si]!.file), 'r');
       handles.set(si, h);
     }
     return h;
@@ -81,7 +82,7 @@ export async function openDataset(dir: string): Promise<OpenDataset> {
         .map((l) => Number(l));
     },
     async close() {
-      await Promise.all([...handles.values()].map((h) => h.close()));
+      await Promise.all([...handles.values()].map(async (h) => (await h).close()));
       handles.clear();
     },
   };
