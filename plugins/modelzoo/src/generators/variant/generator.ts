@@ -1,4 +1,4 @@
-import { type Tree, addProjectConfiguration, formatFiles } from '@nx/devkit';
+import { type Tree, addProjectConfiguration } from '@nx/devkit';
 import { validateOptions } from '../../lib/common/options';
 import { type VariantSpec, variantProject, variantProjectName } from '../../lib/nx/variant-project';
 import schema from './schema.json';
@@ -8,5 +8,4 @@ export default async function variantGenerator(tree: Tree, options: VariantSpec)
   const root = `models/${o.model}/${o.row}`;
   const { name: _name, ...config } = variantProject(o, root);
   addProjectConfiguration(tree, variantProjectName(o), { ...config, root });
-  await formatFiles(tree);
 }
