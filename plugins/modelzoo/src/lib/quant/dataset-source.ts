@@ -1,0 +1,30 @@
+import type { OpenDataset } from '../dataset/reader';
+import { ort } from '../runtime/session';
+import type { CalibrationBatch, CalibrationSource } from './calibrate';
+
+/**
+ * `count` images spread evenly over the dataset's class-balanced calibration list (so a smaller count
+ * keeps the balance), read as uint8 [b, 3, H, W] batches. The feed is named `inputName`; quantizeModel
+ * renames a single feed to the model's input anyway.
+ */
+export async function calibrationBatchesFromDataset(
+  ds: OpenDataset,
+  count: number,
+  batch = 8,
+  inputName = 'image_u8',
+): Promise<CalibrationSource> {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`calibration image count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`calibration batch must be a positive integer, got ${batch}`);
+  const all = await ds.calibrationIndices();
+  if (all.length === 0) throw new Error(`dataset ${ds.dir} has an empty calibration subset`);
+  const indices = count >= all.length ? all : Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]!);
+  const shape = ds.manifest.shape;
+  return {
+    images: indices.length,
+    async *batches(): AsyncGenerator<CalibrationBatch> {
+      for await (const b of ds.batches(indices, batch)) {
+        yield { feeds: { [inputName]: new ort.Tensor('uint8', b.data, [b.indices.length, ...shape]) } };
+      }
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Streaming statistics of one activation tensor: exact min/max, a fixed-size signed histogram whose range
+ * doubles (merging bin pairs exactly) when a batch exceeds it, and exact counts of the "atoms" ReLU6
+ * produces (values exactly 0 and exactly at the clip bound). Memory is O(bins) however many images pass.
+ */
+export const DEFAULT_BINS_PER_SIDE = 2048;
+
+export class TensorHistogram {
+  min = Infinity;
+  max = -Infinity;
+  count = 0;
+  /** Values exactly 0: always representable (it is the zero point), so KL leaves them out. */
+  zeros = 0;
+  /** Values exactly at `clipHigh` (a saturating activation's bound). */
+  clipHits = 0;
+  /** Half-width of the histogram's range [-range, range]; 0 until the first non-zero value. */
+  range = 0;
+  readonly counts: Float64Array;
+  private readonly scratch: Uint32Array;
+
+  constructor(
+    readonly binsPerSide = DEFAULT_BINS_PER_SIDE,
+    /** Upper bound of a folded Clip/ReLU6, when the tensor has one. */
+    readonly clipHigh?: number,
+  ) {
+    if (binsPerSide % 2 !== 0) throw new Error(`histogram bins per side must be even, got ${binsPerSide}`);
+    this.counts = new Float64Array(2 * binsPerSide);
+    this.scratch = new Uint32Array(2 * binsPerSide);
+  }
+
+  get binWidth(): number {
+    return this.range / this.binsPerSide;
+  }
+
+  /** Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). */
+  add(data: Float32Array, atoms = false): void {
+    const n = data.length;
+    if (n === 0) return;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = data[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
+    if (lo < this.min) this.min = lo;
+    if (hi > this.max) this.max = hi;
+    this.count += n;
+    this.grow(Math.max(-lo, hi));
+    const B = this.binsPerSide;
+    const last = 2 * B - 1;
+    const s = B / this.range;
+    const h = this.scratch;
+    h.fill(0);
+    for (let i = 0; i < n; i++) {
+      const k = (data[i]! * s + B) | 0;
+      h[k > last ? last : k]!++;
+    }
+    const c = this.counts;
+    for (let k = 0; k <= last; k++) c[k]! += h[k]!;
+    if (atoms) {
+      let z = 0;
+      let top = 0;
+      const clip = this.clipHigh ?? NaN;
+      for (let i = 0; i < n; i++) {
+        const v = data[i]!;
+        if (v === 0) z++;
+        else if (v === clip) top++;
+      }
+      this.zeros += z;
+      this.clipHits += top;
+    }
+  }
+
+  /** Doubles the range until it covers `absMax`, merging bin pairs so earlier counts stay exact. */
+  private grow(absMax: number): void {
+    if (absMax <= this.range) return;
+    if (this.range === 0) {
+      this.range = absMax;
+      return;
+    }
+    const B = this.binsPerSide;
+    const c = this.counts;
+    while (this.range < absMax) {
+      // old bin k covers [-R + k w, -R + (k + 1) w]; with range 2R and width 2w it lands in B/2 + floor(k/2).
+      const merged = new Float64Array(2 * B);
+      for (let k = 0; k < 2 * B; k++) merged[B / 2 + (k >> 1)]! += c[k]!;
+      c.set(merged);
+      this.range *= 2;
+    }
+  }
+
+  /** Lower edge of bin k. */
+  edge(k: number): number {
+    return -this.range + k * this.binWidth;
+  }
+
+  /**
+   * The value below which a fraction q of all values lies, interpolated inside the bin, and clamped to
+   * the exact min/max (so q = 0 and q = 1 give min and max).
+   */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    if (this.range === 0) return 0;
+    const target = q * this.count;
+    let acc = 0;
+    const c = this.counts;
+    for (let k = 0; k < c.length; k++) {
+      const next = acc + c[k]!;
+      if (next >= target && c[k]! > 0) {
+        const frac = (target - acc) / c[k]!;
+        const v = this.edge(k) + frac * this.binWidth;
+        return Math.min(this.max, Math.max(this.min, v));
+      }
+      acc = next;
+    }
+    return this.max;
+  }
+}

@@ -1,0 +1,168 @@
+import {
+  DataType,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
+  floatTensor,
+  getAttr,
+  modelOpset,
+  onnx,
+  tensorToFloat32,
+} from '../onnx/proto';
+
+/**
+ * The float graph the quantizer works on: BatchNormalization folded into the Conv before it (so the int8
+ * weights are the ones that run), and every Clip/Relu that directly follows a Conv/Gemm/Add recorded as
+ * foldable: the uint8 output range then does the clipping and the activation disappears from the graph.
+ */
+export interface PreparedGraph {
+  model: Model;
+  /** Activation node name -> the compute node it follows and the clip bounds it applies. */
+  activations: Map<string, { producer: string; lo: number; hi: number }>;
+}
+
+export const MIN_QDQ_OPSET = 13;
+
+export function cloneModel(model: Model): onnx.ModelProto {
+  return onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+}
+
+export function prepareGraph(model: Model): PreparedGraph {
+  const opset = modelOpset(model);
+  if (opset < MIN_QDQ_OPSET) {
+    throw new Error(`int8: the model's ONNX opset is ${opset}; per-channel QDQ needs opset >= ${MIN_QDQ_OPSET} (export it again)`);
+  }
+  const out = cloneModel(model);
+  const graph = out.graph;
+  if (!graph) throw new Error('int8: ONNX model has no graph');
+  graph.node = graph.node ?? [];
+  graph.initializer = graph.initializer ?? [];
+  nameNodes(graph);
+  foldBatchNorms(graph);
+  removeUnusedInitializers(graph);
+  return { model: out, activations: findFoldableActivations(graph) };
+}
+
+/** Every node gets a unique name: exclude_layers, the manifest and the sensitivity report refer to them. */
+function nameNodes(graph: Graph): void {
+  const used = new Set<string>();
+  graph.node!.forEach((n, i) => {
+    let name = n.name || `${n.opType}_${i}`;
+    while (used.has(name)) name = `${name}_${i}`;
+    n.name = name;
+    used.add(name);
+  });
+}
+
+export function consumersOf(graph: Graph): Map<string, Node[]> {
+  const m = new Map<string, Node[]>();
+  for (const n of graph.node ?? []) {
+    for (const i of n.input ?? []) {
+      if (!i) continue;
+      const list = m.get(i) ?? [];
+      list.push(n);
+      m.set(i, list);
+    }
+  }
+  return m;
+}
+
+export function initializerMap(graph: Graph): Map<string, Tensor> {
+  return new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+}
+
+function isGraphOutput(graph: Graph, name: string): boolean {
+  return (graph.output ?? []).some((o) => o.name === name);
+}
+
+function foldBatchNorms(graph: Graph): void {
+  const inits = initializerMap(graph);
+  const consumers = consumersOf(graph);
+  const producers = new Map<string, Node>();
+  for (const n of graph.node!) for (const o of n.output ?? []) producers.set(o, n);
+  const drop = new Set<Node>();
+  for (const bn of graph.node!) {
+    if (bn.opType !== 'BatchNormalization') continue;
+    const x = bn.input?.[0] ?? '';
+    const conv = producers.get(x);
+    if (!conv || conv.opType !== 'Conv') continue;
+    if ((consumers.get(x) ?? []).length !== 1 || isGraphOutput(graph, x)) continue;
+    if ((bn.output ?? []).filter(Boolean).length !== 1) continue;
+    const params = (bn.input ?? []).slice(1, 5).map((n) => inits.get(n));
+    const w = inits.get(conv.input?.[1] ?? '');
+    const b = conv.input?.[2] ? inits.get(conv.input[2]) : undefined;
+    if (!w || params.some((p) => !p) || (conv.input?.[2] && !b)) continue;
+    const [gamma, beta, mean, variance] = params.map((p) => tensorToFloat32(p!));
+    const eps = getAttr(bn, 'epsilon')?.f ?? 1e-5;
+    const weight = tensorToFloat32(w);
+    const bias = b ? tensorToFloat32(b) : new Float32Array(gamma!.length);
+    const outC = gamma!.length;
+    const per = weight.length / outC;
+    const newW = new Float32Array(weight.length);
+    const newB = new Float32Array(outC);
+    for (let o = 0; o < outC; o++) {
+      const k = gamma![o]! / Math.sqrt(variance![o]! + eps);
+      for (let j = 0; j < per; j++) newW[o * per + j] = weight[o * per + j]! * k;
+      newB[o] = (bias[o]! - mean![o]!) * k + beta![o]!;
+    }
+    const wName = `${conv.name}.weight_bn_folded`;
+    const bName = `${conv.name}.bias_bn_folded`;
+    graph.initializer!.push(floatTensor(wName, (w.dims ?? []).map(Number), newW), floatTensor(bName, [outC], newB));
+    conv.input = [conv.input![0]!, wName, bName];
+    conv.output = [bn.output![0]!];
+    drop.add(bn);
+  }
+  graph.node = graph.node!.filter((n) => !drop.has(n));
+}
+
+export function removeUnusedInitializers(graph: Graph): void {
+  const used = new Set<string>();
+  for (const n of graph.node ?? []) for (const i of n.input ?? []) used.add(i);
+  for (const o of graph.output ?? []) used.add(o.name ?? '');
+  const removed = new Set<string>();
+  graph.initializer = (graph.initializer ?? []).filter((t) => {
+    if (used.has(t.name ?? '')) return true;
+    removed.add(t.name ?? '');
+    return false;
+  });
+  // Older exporters list initializers as graph inputs too; those go with their initializer.
+  graph.input = (graph.input ?? []).filter((i) => !removed.has(i.name ?? ''));
+}
+
+const FOLD_INTO = new Set(['Conv', 'Gemm', 'Add']);
+
+/** Clip bounds of a Clip node: constant inputs (opset >= 11); absent bounds are unbounded. */
+function clipBounds(n: Node, inits: Map<string, Tensor>): { lo: number; hi: number } | undefined {
+  if (n.opType === 'Relu') return { lo: 0, hi: Infinity };
+  if (n.opType !== 'Clip') return undefined;
+  const bound = (name: string | undefined, fallback: number): number | undefined => {
+    if (!name) return fallback;
+    const t = inits.get(name);
+    if (!t || t.dataType !== DataType.FLOAT) return undefined;
+    return tensorToFloat32(t)[0];
+  };
+  const lo = bound(n.input?.[1], -Infinity);
+  const hi = bound(n.input?.[2], Infinity);
+  if (lo === undefined || hi === undefined) return undefined;
+  return { lo, hi };
+}
+
+function findFoldableActivations(graph: Graph): PreparedGraph['activations'] {
+  const inits = initializerMap(graph);
+  const consumers = consumersOf(graph);
+  const producers = new Map<string, Node>();
+  for (const n of graph.node!) for (const o of n.output ?? []) producers.set(o, n);
+  const out: PreparedGraph['activations'] = new Map();
+  for (const act of graph.node!) {
+    const bounds = clipBounds(act, inits);
+    // Only ranges that contain 0 fold: the uint8 range is then [max(lo, 0-ish), hi] and exact at zero.
+    if (!bounds || bounds.lo > 0 || bounds.hi <= 0) continue;
+    const x = act.input?.[0] ?? '';
+    const producer = producers.get(x);
+    if (!producer || !FOLD_INTO.has(producer.opType ?? '')) continue;
+    if ((consumers.get(x) ?? []).length !== 1 || isGraphOutput(graph, x)) continue;
+    out.set(act.name!, { producer: producer.name!, ...bounds });
+  }
+  return out;
+}

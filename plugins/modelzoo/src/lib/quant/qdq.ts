@@ -1,0 +1,221 @@
+import {
+  DataType,
+  type Graph,
+  type Model,
+  type Node,
+  type Tensor,
+  floatTensor,
+  getIntAttr,
+  node,
+  tensorToFloat32,
+  typedTensor,
+} from '../onnx/proto';
+import type { ActivationType } from './options';
+import type { QuantPlan } from './plan';
+import { cloneModel, initializerMap, removeUnusedInitializers } from './prepare';
+import type { Range } from './ranges';
+
+/** Affine parameters of one activation tensor: real = scale * (q - zeroPoint). */
+export interface QParams {
+  scale: number;
+  zeroPoint: number;
+  type: ActivationType;
+  range: Range;
+}
+
+export function activationParams(range: Range, type: ActivationType): QParams {
+  const lo = Math.min(0, range.lo);
+  const hi = Math.max(0, range.hi);
+  // A constant-zero tensor still needs a valid (non-zero) scale.
+  const scale = Math.fround(hi - lo > 0 ? (hi - lo) / 255 : 1);
+  const qmin = type === 'uint8' ? 0 : -128;
+  const zeroPoint = Math.min(qmin + 255, Math.max(qmin, Math.round(qmin - lo / scale)));
+  return { scale, zeroPoint, type, range: { lo, hi } };
+}
+
+/** Symmetric int8 weights: [-127, 127], one scale per output channel (or one for the tensor). */
+export interface WeightQuant {
+  data: Int8Array;
+  scales: Float32Array;
+  axis: number;
+}
+
+const INT32_MAX = 2147483647;
+
+/**
+ * Quantizes a weight along `axis` (the output channel). When a bias is given, a channel's scale is raised
+ * where the bias would not fit int32 at scale inputScale * weightScale (tiny-weight channels).
+ */
+export function quantizeWeight(
+  w: Float32Array,
+  dims: number[],
+  axis: number,
+  perChannel: boolean,
+  bias?: { values: Float32Array; inputScale: number },
+): WeightQuant {
+  const channels = perChannel ? dims[axis]! : 1;
+  const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+  const channelOf = (i: number) => (perChannel ? Math.floor(i / inner) % dims[axis]! : 0);
+  const maxAbs = new Float64Array(channels);
+  for (let i = 0; i < w.length; i++) {
+    const c = channelOf(i);
+    const a = Math.abs(w[i]!);
+    if (a > maxAbs[c]!) maxAbs[c] = a;
+  }
+  const scales = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    let s = maxAbs[c]! > 0 ? maxAbs[c]! / 127 : 1;
+    if (bias) {
+      let bMax = 0;
+      for (let o = 0; o < bias.values.length; o++) if (!perChannel || o === c) bMax = Math.max(bMax, Math.abs(bias.values[o]!));
+      const need = bMax / (bias.inputScale * (INT32_MAX - 1));
+      if (need > s) s = need;
+    }
+    scales[c] = s;
+  }
+  const data = new Int8Array(w.length);
+  for (let i = 0; i < w.length; i++) {
+    const q = Math.round(w[i]! / scales[channelOf(i)]!);
+    data[i] = q > 127 ? 127 : q < -127 ? -127 : q;
+  }
+  return { data, scales, axis };
+}
+
+export function quantizeBias(b: Float32Array, inputScale: number, weightScales: Float32Array): Int32Array {
+  const out = new Int32Array(b.length);
+  for (let i = 0; i < b.length; i++) {
+    const s = inputScale * weightScales[weightScales.length === 1 ? 0 : i]!;
+    out[i] = Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(b[i]! / s)));
+  }
+  return out;
+}
+
+function bytes(a: Int8Array | Uint8Array | Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+}
+
+function zeroPointTensor(name: string, type: ActivationType, value: number): Tensor {
+  const dt = type === 'uint8' ? DataType.UINT8 : DataType.INT8;
+  const arr = type === 'uint8' ? Uint8Array.of(value) : Int8Array.of(value);
+  return typedTensor(name, [], dt, bytes(arr));
+}
+
+/** The weight's output-channel axis for the op that consumes it. */
+function weightAxis(n: Node): number {
+  if (n.opType === 'Conv') return 0;
+  if (n.opType === 'Gemm') return getIntAttr(n, 'transB', 0) ? 0 : 1;
+  return 1; // MatMul: [K, N]
+}
+
+/**
+ * The QDQ model: Q->DQ after every planned activation tensor, int8 weights and int32 biases behind DQ
+ * nodes, folded activations removed. Consumers and graph outputs keep reading the original tensor names
+ * (now DQ outputs), so the rest of the graph is untouched.
+ */
+export function buildQdqModel(
+  prepared: Model,
+  plan: QuantPlan,
+  params: Map<string, QParams>,
+  perChannel: boolean,
+): { model: Model; weights: Record<string, { scales: number[]; axis: number | null }> } {
+  const model = cloneModel(prepared);
+  const graph = model.graph as Graph;
+  const inits = initializerMap(graph);
+  const paramsOf = (tensor: string): QParams => {
+    const point = plan.points.find((p) => p.tensor === tensor);
+    const p = params.get(point?.alias ?? tensor);
+    if (!p) throw new Error(`int8: no quantization parameters for tensor '${tensor}'`);
+    return p;
+  };
+  const foldedOutputs = new Map<string, string>();
+  for (const [act, info] of plan.folded) {
+    const a = graph.node!.find((n) => n.name === act)!;
+    foldedOutputs.set(info.producer, a.output![0]!);
+  }
+  graph.node = graph.node!.filter((n) => !plan.folded.has(n.name!));
+  for (const n of graph.node) {
+    const out = foldedOutputs.get(n.name!);
+    if (out) n.output = [out];
+  }
+
+  const newNodes = new Map<Node, Node[]>(); // nodes to insert right after a node
+  const head: Node[] = []; // Q/DQ of graph inputs
+  const pointNames = new Set(plan.points.map((p) => p.tensor));
+  for (const point of plan.points) {
+    const t = point.tensor;
+    const p = paramsOf(t);
+    const scaleName = `${t}.scale`;
+    const zpName = `${t}.zero_point`;
+    graph.initializer!.push(floatTensor(scaleName, [], Float32Array.of(p.scale)), zeroPointTensor(zpName, p.type, p.zeroPoint));
+    const quant = `${t}.quantized`;
+    if (!point.producer) {
+      const dq = `${t}.dequantized`;
+      head.push(
+        node('QuantizeLinear', [t, scaleName, zpName], [quant], {}, `${t}.QuantizeLinear`),
+        node('DequantizeLinear', [quant, scaleName, zpName], [dq], {}, `${t}.DequantizeLinear`),
+      );
+      for (const c of graph.node) c.input = (c.input ?? []).map((i) => (i === t ? dq : i));
+      continue;
+    }
+    const producer = graph.node.find((n) => n.name === point.producer)!;
+    const raw = `${t}.float`;
+    producer.output = (producer.output ?? []).map((o) => (o === t ? raw : o));
+    newNodes.set(producer, [
+      ...(newNodes.get(producer) ?? []),
+      node('QuantizeLinear', [raw, scaleName, zpName], [quant], {}, `${t}.QuantizeLinear`),
+      node('DequantizeLinear', [quant, scaleName, zpName], [t], {}, `${t}.DequantizeLinear`),
+    ]);
+  }
+
+  const weights: Record<string, { scales: number[]; axis: number | null }> = {};
+  for (const n of graph.node) {
+    if (!plan.quantized.has(n.name!) || !['Conv', 'Gemm', 'MatMul'].includes(n.opType ?? '')) continue;
+    const ins = n.input!;
+    const w = inits.get(ins[1]!)!;
+    const dims = (w.dims ?? []).map(Number);
+    const axis = weightAxis(n);
+    // The activation feeding this node: its DQ output carries the original name of a planned point.
+    const xName = ins[0]!.endsWith('.dequantized') ? ins[0]!.slice(0, -'.dequantized'.length) : ins[0]!;
+    if (!pointNames.has(xName)) throw new Error(`int8: input '${ins[0]}' of ${n.opType} '${n.name}' is not quantized`);
+    const inputScale = paramsOf(xName).scale;
+    const b = ins[2] ? inits.get(ins[2]) : undefined;
+    const bias = b ? tensorToFloat32(b) : undefined;
+    const q = quantizeWeight(tensorToFloat32(w), dims, axis, perChannel, bias ? { values: bias, inputScale } : undefined);
+    const pre = `${n.name}.weight`;
+    const chDims = perChannel ? [q.scales.length] : [];
+    const axisAttr: Record<string, number> = perChannel ? { axis } : {};
+    graph.initializer!.push(
+      typedTensor(`${pre}.int8`, dims, DataType.INT8, bytes(q.data)),
+      floatTensor(`${pre}.scale`, chDims, q.scales),
+      typedTensor(`${pre}.zero_point`, chDims, DataType.INT8, new Uint8Array(q.scales.length)),
+    );
+    const dqNodes = [
+      node('DequantizeLinear', [`${pre}.int8`, `${pre}.scale`, `${pre}.zero_point`], [`${pre}.dequantized`], axisAttr, `${pre}.DequantizeLinear`),
+    ];
+    weights[n.name!] = { scales: Array.from(q.scales), axis: perChannel ? axis : null };
+    const newInputs = [ins[0]!, `${pre}.dequantized`];
+    if (bias) {
+      const bPre = `${n.name}.bias`;
+      const qb = quantizeBias(bias, inputScale, q.scales);
+      const bScales = new Float32Array(perChannel ? q.scales.length : 1);
+      for (let c = 0; c < bScales.length; c++) bScales[c] = inputScale * q.scales[c]!;
+      graph.initializer!.push(
+        typedTensor(`${bPre}.int32`, [bias.length], DataType.INT32, bytes(qb)),
+        floatTensor(`${bPre}.scale`, chDims, bScales),
+        typedTensor(`${bPre}.zero_point`, chDims, DataType.INT32, new Uint8Array(4 * bScales.length)),
+      );
+      dqNodes.push(
+        node('DequantizeLinear', [`${bPre}.int32`, `${bPre}.scale`, `${bPre}.zero_point`], [`${bPre}.dequantized`], perChannel ? { axis: 0 } : {}, `${bPre}.DequantizeLinear`),
+      );
+      newInputs.push(`${bPre}.dequantized`);
+    }
+    n.input = newInputs;
+    head.push(...dqNodes);
+  }
+
+  const ordered: Node[] = [...head];
+  for (const n of graph.node) ordered.push(n, ...(newNodes.get(n) ?? []));
+  graph.node = ordered;
+  removeUnusedInitializers(graph);
+  return { model, weights };
+}

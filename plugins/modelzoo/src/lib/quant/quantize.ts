@@ -1,0 +1,106 @@
+import type { Model } from '../onnx/proto';
+import {
+  type CalibrationInput,
+  type ProgressCallback,
+  collectStatistics,
+  defaultProgress,
+  toSource,
+} from './calibrate';
+import { type Int8Options, resolveInt8Options } from './options';
+import { calibratedTensors, planQuantization } from './plan';
+import { prepareGraph } from './prepare';
+import { type QParams, activationParams, buildQdqModel } from './qdq';
+import { chooseRange } from './ranges';
+import { type LayerSensitivity, measureSensitivity } from './sensitivity';
+
+export interface QuantizeResult {
+  model: Model;
+  /** For the build manifest (build.json `details`). */
+  details: Record<string, unknown>;
+  /** Present when options.sensitivity: worst layers first. */
+  sensitivity?: LayerSensitivity[];
+}
+
+export const QUANTIZER_ID = 'modelzoo-qdq/1';
+
+/**
+ * Post-training static quantization of a float ONNX model into a QDQ graph ONNX Runtime fuses into
+ * QLinearConv/QLinearAdd/QGemm/...: uint8 asymmetric activations, int8 symmetric (per-channel) weights,
+ * int32 biases. `options` may be partial or a raw `quantization` block (vamc spellings accepted).
+ */
+export async function quantizeModel(
+  model: Model,
+  calibration: CalibrationInput,
+  options: Partial<Int8Options> | Record<string, unknown> = {},
+  progress?: ProgressCallback,
+): Promise<QuantizeResult> {
+  const opts = resolveInt8Options(options as Record<string, unknown>);
+  const source = toSource(calibration);
+  if (opts.sensitivity && !source.reiterable) {
+    throw new Error('int8 option sensitivity needs a second pass over the calibration set: pass a function or a CalibrationSource, not a one-shot iterable');
+  }
+  const prepared = prepareGraph(model);
+  const plan = planQuantization(prepared, opts);
+  const tensors = calibratedTensors(plan);
+  const clipHighs = new Map<string, number>();
+  for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
+  const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
+    maxImages: opts.calibration_count,
+    atoms: opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse',
+    progress: progress ?? defaultProgress('int8 calibration'),
+  });
+
+  const params = new Map<string, QParams>();
+  const tensorDetails: Record<string, unknown> = {};
+  for (const p of plan.points) {
+    if (p.alias) continue;
+    const h = stats.histograms.get(p.tensor)!;
+    const r = chooseRange(h, opts.calibrate_mode, opts.percentile);
+    if (p.clip) r.hi = Math.min(r.hi, p.clip.hi);
+    const q = activationParams(r, opts.activation_type);
+    params.set(p.tensor, q);
+    tensorDetails[p.tensor] = {
+      scale: q.scale,
+      zero_point: q.zeroPoint,
+      range: [q.range.lo, q.range.hi],
+      observed: [h.min, h.max],
+      ...(p.clip ? { folded_clip: [p.clip.lo, p.clip.hi] } : {}),
+    };
+  }
+  for (const p of plan.points) if (p.alias) tensorDetails[p.tensor] = { same_as: p.alias };
+
+  const built = buildQdqModel(prepared.model, plan, params, opts.per_channel);
+  const details: Record<string, unknown> = {
+    quantizer: QUANTIZER_ID,
+    calibrate_mode: opts.calibrate_mode,
+    ...(opts.calibrate_mode === 'percentile' ? { percentile: opts.percentile } : {}),
+    per_channel: opts.per_channel,
+    activation_type: opts.activation_type,
+    weight_type: 'int8',
+    bias_type: 'int32',
+    calibration: {
+      images: stats.images,
+      batches: stats.batches,
+      sha256: stats.sha256,
+      seconds: Number(stats.seconds.toFixed(3)),
+    },
+    exclude_layers: opts.exclude_layers,
+    skip_conv_layers: opts.skip_conv_layers,
+    excluded_nodes: plan.excluded,
+    quantized_nodes: plan.quantized.size,
+    folded_activations: [...plan.folded.keys()],
+    tensors: tensorDetails,
+  };
+  const result: QuantizeResult = { model: built.model, details };
+  if (opts.sensitivity) {
+    const points = plan.points
+      .filter((p) => !p.alias)
+      .map((p) => ({ tensor: p.tensor, node: p.producer ?? p.tensor }));
+    result.sensitivity = await measureSensitivity(prepared.model, built.model, points, source, {
+      maxImages: opts.calibration_count,
+      progress: progress ?? defaultProgress('int8 sensitivity'),
+    });
+    details['sensitivity'] = result.sensitivity;
+  }
+  return result;
+}
