@@ -1,0 +1,106 @@
+import * as fs from 'node:fs/promises';
+import sharp, { type OutputInfo } from 'sharp';
+import { readJpegHeader } from './jpeg-header';
+import type { RawImage } from './raw-image';
+
+/**
+ * Decode an image to the pixels Pillow's `Image.open(f).convert('RGB')` produces (torchvision's
+ * default loader), using sharp/libvips:
+ * - full-size decode, no shrink-on-load, no EXIF rotation (Pillow applies neither);
+ * - embedded ICC profiles ignored (Pillow keeps them as metadata only; sharp would convert to sRGB);
+ * - grey stays one channel (replicated later, as convert('RGB') does);
+ * - CMYK JPEGs come back as raw ink values and go through Pillow's naive cmyk2rgb, with Pillow's
+ *   "always Adobe polarity" assumption;
+ * - alpha is dropped without compositing, palettes expanded (convert('RGB') semantics).
+ */
+export async function decodeLikePillow(input: string | Uint8Array, name?: string): Promise<RawImage> {
+  const where = name ?? (typeof input === 'string' ? input : '<buffer>');
+  let buf: Uint8Array;
+  if (typeof input === 'string') {
+    try {
+      buf = await fs.readFile(input);
+    } catch (err) {
+      throw new Error(`${where}: cannot read image: ${(err as Error).message}`);
+    }
+  } else {
+    buf = input;
+  }
+  const jpeg = readJpegHeader(buf);
+  const base = () =>
+    sharp(buf, { ignoreIcc: true, failOn: 'error', limitInputPixels: false, autoOrient: false, sequentialRead: true });
+  try {
+    if (jpeg?.components === 1) {
+      const { data, info } = await base().toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+      if (info.channels === 1 && data.length === info.width * info.height) {
+        return { data: bytes(data), width: info.width, height: info.height, channels: 1 };
+      }
+      return toRgb(data, info, where);
+    }
+    if (jpeg?.components === 4) {
+      const { data, info } = await base()
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 4) throw new Error(`CMYK decode gave ${info.channels} channels`);
+      return cmykToRgb(bytes(data), info.width, info.height, !jpeg.adobe);
+    }
+    const { data, info } = await base().raw().toBuffer({ resolveWithObject: true });
+    return toRgb(data, info, where);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (msg.startsWith(where)) throw err;
+    throw new Error(`${where}: cannot decode image: ${msg}`);
+  }
+}
+
+function bytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function toRgb(data: Buffer, info: OutputInfo, where: string): RawImage {
+  const { width, height, channels } = info;
+  // OutputInfo's typings omit `depth`; the byte count tells 8- from 16-bit samples.
+  const bytesPerSample = data.length / (width * height * channels);
+  let src: Uint8Array;
+  if (bytesPerSample === 1) src = bytes(data);
+  else if (bytesPerSample === 2) {
+    // Pillow reads 16-bit RGB(A) PNGs through rawmode "RGB;16B", i.e. the high byte.
+    const u16 = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    src = new Uint8Array(u16.length);
+    for (let i = 0; i < u16.length; i++) src[i] = u16[i]! >> 8;
+  } else {
+    throw new Error(`${where}: unsupported sample size (${bytesPerSample} bytes)`);
+  }
+  if (channels === 3) return { data: src, width, height, channels: 3 };
+  if (channels === 1) return { data: src, width, height, channels: 1 };
+  if (channels === 2 || channels === 4) {
+    const keep = channels === 2 ? 1 : 3;
+    const n = width * height;
+    const out = new Uint8Array(n * keep);
+    for (let i = 0, p = 0, o = 0; i < n; i++, p += channels) {
+      for (let c = 0; c < keep; c++) out[o++] = src[p + c]!;
+    }
+    return { data: out, width, height, channels: keep as 1 | 3 };
+  }
+  throw new Error(`${where}: unsupported channel count ${channels}`);
+}
+
+/**
+ * Pillow's CMYK;I unpacking then cmyk2rgb: r = 255 - k' - c*(255-k')/255 with Pillow's MULDIV255
+ * rounding, where c, k are ink amounts. libvips already inverted Adobe files; others need it here.
+ */
+export function cmykToRgb(src: Uint8Array, width: number, height: number, invert: boolean): RawImage {
+  const n = width * height;
+  const out = new Uint8Array(n * 3);
+  const flip = invert ? 255 : 0;
+  for (let i = 0, p = 0, o = 0; i < n; i++, p += 4, o += 3) {
+    const nk = 255 - (src[p + 3]! ^ flip);
+    for (let c = 0; c < 3; c++) {
+      const t = (src[p + c]! ^ flip) * nk + 128;
+      const v = nk - (((t >> 8) + t) >> 8);
+      out[o + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return { data: out, width, height, channels: 3 };
+}

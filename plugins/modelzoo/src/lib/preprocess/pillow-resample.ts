@@ -1,0 +1,269 @@
+import type { CropPlan } from './geometry';
+import { checkRaw, type RawImage } from './raw-image';
+
+/**
+ * Pillow 9.x ImagingResample (Resample.c) for 8-bit images, restricted to the centre-crop window: only
+ * the output pixels inside the crop are computed, and the horizontal pass runs only over the source rows
+ * those pixels need. Every output pixel depends only on its own coefficients and on the clipped uint8
+ * intermediate, so the window gives the same bytes as resizing the whole image and cropping afterwards.
+ */
+
+export type PillowFilter = 'bilinear' | 'bicubic';
+
+// 32 bits minus 8 for the pixel value and 2 for the sign and bicubic overshoot (Pillow's choice).
+const PRECISION_BITS = 32 - 8 - 2;
+const ONE = 1 << PRECISION_BITS;
+const HALF = 1 << (PRECISION_BITS - 1);
+const MAX_IN = ONE * 256; // values at or above this clip to 255
+
+interface Filter {
+  support: number;
+  fn: (x: number) => number;
+}
+
+const FILTERS: Record<PillowFilter, Filter> = {
+  bilinear: {
+    support: 1,
+    fn: (x) => {
+      if (x < 0) x = -x;
+      return x < 1 ? 1 - x : 0;
+    },
+  },
+  bicubic: {
+    support: 2,
+    fn: (x) => {
+      const a = -0.5;
+      if (x < 0) x = -x;
+      if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+      if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+      return 0;
+    },
+  },
+};
+
+/** Fixed-point taps for a run of output positions along one axis. */
+export interface AxisCoeffs {
+  ksize: number;
+  /** Per output position: first source index, or -1 when the position lies outside the resized image. */
+  start: Int32Array;
+  /** Per output position: number of taps. */
+  count: Int32Array;
+  /** `ksize` fixed-point weights per output position. */
+  weights: Int32Array;
+}
+
+/**
+ * precompute_coeffs + normalize_coeffs_8bpc for output positions first..first+n-1 of an
+ * inSize -> outSize resize. Positions outside [0, outSize) (centre-crop padding) get no taps.
+ */
+export function pillowAxisCoeffs(
+  inSize: number,
+  outSize: number,
+  first: number,
+  n: number,
+  filter: PillowFilter,
+): AxisCoeffs {
+  const f = FILTERS[filter];
+  const scale = inSize / outSize;
+  const filterscale = scale < 1 ? 1 : scale;
+  const support = f.support * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const ss = 1 / filterscale;
+  const start = new Int32Array(n).fill(-1);
+  const count = new Int32Array(n);
+  const weights = new Int32Array(n * ksize);
+  const w = new Float64Array(ksize);
+  for (let i = 0; i < n; i++) {
+    const xx = first + i;
+    if (xx < 0 || xx >= outSize) continue;
+    const center = (xx + 0.5) * scale;
+    // C's (int) cast truncates toward zero.
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const v = f.fn((x + xmin - center + 0.5) * ss);
+      w[x] = v;
+      ww += v;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? w[x]! / ww : w[x]!;
+      // Pillow rounds away from zero before the (int) truncation.
+      weights[i * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
+    }
+    start[i] = xmin;
+    count[i] = xmax;
+  }
+  return { ksize, start, count, weights };
+}
+
+function clip8(v: number): number {
+  if (v >= MAX_IN) return 255;
+  if (v <= 0) return 0;
+  return v >> PRECISION_BITS;
+}
+
+/** Identity taps, used when Pillow skips a pass because that axis keeps its size. */
+function identityCoeffs(inSize: number, first: number, n: number): AxisCoeffs {
+  const start = new Int32Array(n).fill(-1);
+  const count = new Int32Array(n);
+  const weights = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = first + i;
+    if (x < 0 || x >= inSize) continue;
+    start[i] = x;
+    count[i] = 1;
+    weights[i] = ONE;
+  }
+  return { ksize: 1, start, count, weights };
+}
+
+/**
+ * Resize `img` to plan.resized{Width,Height} with Pillow's filter and return the crop window as
+ * CHW RGB uint8 [3, crop, crop]. Pixels of the window outside the resized image are 0 (torchvision pads).
+ */
+export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFilter): Uint8Array {
+  checkRaw(img, 'pillow resample');
+  const { crop } = plan;
+  const cn = img.channels;
+  // Pillow skips a pass whose axis keeps its size; identity taps give the same bytes without the work.
+  const hx =
+    plan.resizedWidth === img.width
+      ? identityCoeffs(img.width, plan.left, crop)
+      : pillowAxisCoeffs(img.width, plan.resizedWidth, plan.left, crop, filter);
+  const vy =
+    plan.resizedHeight === img.height
+      ? identityCoeffs(img.height, plan.top, crop)
+      : pillowAxisCoeffs(img.height, plan.resizedHeight, plan.top, crop, filter);
+
+  // Source rows the vertical pass reads.
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i < crop; i++) {
+    if (vy.start[i]! < 0) continue;
+    y0 = Math.min(y0, vy.start[i]!);
+    y1 = Math.max(y1, vy.start[i]! + vy.count[i]!);
+  }
+  const out = new Uint8Array(3 * crop * crop);
+  if (!(y1 > y0)) return out;
+
+  // Horizontal pass: rows y0..y1-1, crop columns only, clipped to uint8 like Pillow's temp image.
+  const rowStride = crop * cn;
+  const tmp = new Uint8Array((y1 - y0) * rowStride);
+  const src = img.data;
+  const srcStride = img.width * cn;
+  const hk = hx.ksize;
+  const hw = hx.weights;
+  for (let y = y0; y < y1; y++) {
+    const srow = y * srcStride;
+    const trow = (y - y0) * rowStride;
+    for (let j = 0; j < crop; j++) {
+      const xmin = hx.start[j]!;
+      if (xmin < 0) continue;
+      const taps = hx.count[j]!;
+      const kb = j * hk;
+      if (cn === 3) {
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        let p = srow + xmin * 3;
+        for (let t = 0; t < taps; t++, p += 3) {
+          const k = hw[kb + t]!;
+          s0 += src[p]! * k;
+          s1 += src[p + 1]! * k;
+          s2 += src[p + 2]! * k;
+        }
+        const o = trow + j * 3;
+        tmp[o] = clip8(s0);
+        tmp[o + 1] = clip8(s1);
+        tmp[o + 2] = clip8(s2);
+      } else {
+        let s0 = HALF;
+        let p = srow + xmin;
+        for (let t = 0; t < taps; t++, p++) s0 += src[p]! * hw[kb + t]!;
+        tmp[trow + j] = clip8(s0);
+      }
+    }
+  }
+
+  // Vertical pass into CHW planes.
+  const plane = crop * crop;
+  const vk = vy.ksize;
+  const vw = vy.weights;
+  for (let i = 0; i < crop; i++) {
+    const ymin = vy.start[i]!;
+    if (ymin < 0) continue;
+    const taps = vy.count[i]!;
+    const kb = i * vk;
+    const base = (ymin - y0) * rowStride;
+    for (let j = 0; j < crop; j++) {
+      if (hx.start[j]! < 0) continue;
+      const o = i * crop + j;
+      if (cn === 3) {
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        let p = base + j * 3;
+        for (let t = 0; t < taps; t++, p += rowStride) {
+          const k = vw[kb + t]!;
+          s0 += tmp[p]! * k;
+          s1 += tmp[p + 1]! * k;
+          s2 += tmp[p + 2]! * k;
+        }
+        out[o] = clip8(s0);
+        out[plane + o] = clip8(s1);
+        out[2 * plane + o] = clip8(s2);
+      } else {
+        let s0 = HALF;
+        let p = base + j;
+        for (let t = 0; t < taps; t++, p += rowStride) s0 += tmp[p]! * vw[kb + t]!;
+        const v = clip8(s0);
+        out[o] = v;
+        out[plane + o] = v;
+        out[2 * plane + o] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Pillow's NEAREST resize (ImagingScaleAffine): source index from an accumulated float coordinate,
+ * `xo = a0 * 0.5`, then `xo += a0` per pixel, truncated.
+ */
+export function pillowNearestResizeCrop(img: RawImage, plan: CropPlan): Uint8Array {
+  checkRaw(img, 'pillow nearest');
+  const { crop } = plan;
+  const cn = img.channels;
+  const index = (inSize: number, outSize: number, first: number): Int32Array => {
+    const a = inSize / outSize;
+    const idx = new Int32Array(crop).fill(-1);
+    let xo = a * 0.5;
+    for (let x = 0; x < outSize && x < first + crop; x++) {
+      const xin = xo < 0 ? -1 : Math.trunc(xo);
+      if (x >= first && xin >= 0 && xin < inSize) idx[x - first] = xin;
+      xo += a;
+    }
+    return idx;
+  };
+  const xs = index(img.width, plan.resizedWidth, plan.left);
+  const ys = index(img.height, plan.resizedHeight, plan.top);
+  const out = new Uint8Array(3 * crop * crop);
+  const plane = crop * crop;
+  for (let i = 0; i < crop; i++) {
+    if (ys[i]! < 0) continue;
+    const row = ys[i]! * img.width * cn;
+    for (let j = 0; j < crop; j++) {
+      if (xs[j]! < 0) continue;
+      const p = row + xs[j]! * cn;
+      const o = i * crop + j;
+      out[o] = img.data[p]!;
+      out[plane + o] = img.data[cn === 3 ? p + 1 : p]!;
+      out[2 * plane + o] = img.data[cn === 3 ? p + 2 : p]!;
+    }
+  }
+  return out;
+}

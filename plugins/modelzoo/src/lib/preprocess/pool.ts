@@ -1,0 +1,106 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { GeometrySpec } from './spec';
+import type { PreprocessReply, PreprocessTask } from './worker';
+
+export interface PreprocessPoolOptions {
+  geometry: GeometrySpec;
+  /** Worker threads; default os.availableParallelism(). */
+  threads?: number;
+  /** Images in flight per worker, so one decodes (libuv thread) while another resamples (JS). */
+  perWorker?: number;
+}
+
+interface Pending {
+  id: number;
+  file: string | Uint8Array;
+  resolve: (v: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * The worker module has this module's extension: .js once built; .ts when running from source under
+ * tsx, whose loader a worker does not always inherit (`npx tsx` registers it without execArgv), so the
+ * worker then registers tsx's CommonJS hook itself before loading the module.
+ */
+function spawnWorker(): Worker {
+  const ext = path.extname(__filename);
+  const script = path.join(__dirname, `worker${ext}`);
+  if (ext !== '.ts') return new Worker(script);
+  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true });
+}
+
+/**
+ * Preprocesses images on worker threads: the JS resampler is CPU-bound, so on the main thread it would
+ * use one core however many images sharp decodes in parallel. Results come back per call, in any order.
+ */
+export class PreprocessPool {
+  private readonly workers: { w: Worker; busy: Map<number, Pending> }[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly perWorker: number;
+  private nextId = 0;
+  private closed = false;
+  private failure: Error | undefined;
+
+  constructor(private readonly opts: PreprocessPoolOptions) {
+    const threads = Math.max(1, opts.threads ?? os.availableParallelism());
+    this.perWorker = Math.max(1, opts.perWorker ?? 2);
+    for (let i = 0; i < threads; i++) {
+      const w = spawnWorker();
+      const slot = { w, busy: new Map<number, Pending>() };
+      w.on('message', (msg: PreprocessReply) => {
+        const p = slot.busy.get(msg.id);
+        if (!p) return;
+        slot.busy.delete(msg.id);
+        if ('error' in msg) p.reject(new Error(msg.error));
+        else p.resolve(msg.data);
+        this.pump();
+      });
+      w.on('error', (err) => this.fail(err));
+      w.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`preprocess worker exited with code ${code}`));
+      });
+      w.unref();
+      this.workers.push(slot);
+    }
+  }
+
+  /** CHW RGB uint8 tensor of one image (a path, or the file's bytes). */
+  run(file: string | Uint8Array): Promise<Uint8Array> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('preprocess pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, file, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      let best: (typeof this.workers)[number] | undefined;
+      for (const s of this.workers) if (s.busy.size < this.perWorker && (!best || s.busy.size < best.busy.size)) best = s;
+      if (!best) return;
+      const p = this.queue.shift()!;
+      best.busy.set(p.id, p);
+      best.w.ref();
+      const task: PreprocessTask = { id: p.id, file: p.file, geometry: this.opts.geometry };
+      best.w.postMessage(task);
+    }
+    for (const s of this.workers) if (s.busy.size === 0) s.w.unref();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const s of this.workers) {
+      for (const p of s.busy.values()) p.reject(err);
+      s.busy.clear();
+    }
+    for (const p of this.queue.splice(0)) p.reject(err);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((s) => s.w.terminate()));
+  }
+}
