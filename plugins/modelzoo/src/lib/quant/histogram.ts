@@ -32,6 +32,14 @@ export class TensorHistogram {
     return this.range / this.binsPerSide;
   }
 
+  /** Exact extremes computed elsewhere (ORT's ReduceMin/Max over the whole tensor, not the sample). */
+  observe(lo: number, hi: number): void {
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
+    if (lo < this.min) this.min = lo;
+    if (hi > this.max) this.max = hi;
+    this.grow(Math.max(-lo, hi));
+  }
+
   /** Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). */
   add(data: Float32Array, atoms = false): void {
     const n = data.length;

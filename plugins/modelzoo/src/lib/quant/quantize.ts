@@ -47,6 +47,7 @@ export async function quantizeModel(
   const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
     maxImages: opts.calibration_count,
     atoms: opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse',
+    exact: true,
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 

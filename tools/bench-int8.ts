@@ -1,0 +1,209 @@
+/**
+ * int8 accuracy and speed on the real pretrained MobileNetV2 (../shared): calibrate on every 5th image of
+ * imagenet-sample's val_label.txt, evaluate fp32 and int8 on the other 800, for every calibration
+ * method; then int8 / fp32 throughput at batch 8 with 1 and 2 threads, measured interleaved.
+ * Prints JSON on stdout. Usage: npx tsx tools/bench-int8.ts [--methods percentile,max] [--reps 15]
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sha256 } from '../plugins/modelzoo/src/lib/common/atomic';
+import { topK } from '../plugins/modelzoo/src/lib/eval/metrics';
+import { type Model, encodeModel, loadModel } from '../plugins/modelzoo/src/lib/onnx/proto';
+import { decodeLikePillow } from '../plugins/modelzoo/src/lib/preprocess/decode';
+import { planCrop } from '../plugins/modelzoo/src/lib/preprocess/geometry';
+import { pillowResizeCrop } from '../plugins/modelzoo/src/lib/preprocess/pillow-resample';
+import { type GeometrySpec, PRESETS, geometryKey } from '../plugins/modelzoo/src/lib/preprocess/spec';
+import { type CalibrateMode, quantizeModel } from '../plugins/modelzoo/src/lib/quant';
+import { foldNormalization } from '../plugins/modelzoo/src/lib/runtime/fold-normalization';
+import { createSession, ort } from '../plugins/modelzoo/src/lib/runtime/session';
+import { SAMPLE_DIR, TF_MODEL, hasShared } from '../test/helpers/shared';
+
+const SIZE = 224;
+const IMG = 3 * SIZE * SIZE;
+const BATCH = 8;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+/** The preprocessing library's entry point when it exists, else its building blocks. */
+async function loader(): Promise<(file: string, g: GeometrySpec) => Promise<Uint8Array>> {
+  const candidate = path.join(__dirname, '..', 'plugins', 'modelzoo', 'src', 'lib', 'preprocess', 'preprocess');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(candidate) as { preprocessImage?: (f: string, g: GeometrySpec) => Promise<Uint8Array | { data: Uint8Array }> };
+    if (typeof mod.preprocessImage === 'function') {
+      const fn = mod.preprocessImage;
+      return async (f, g) => {
+        const r = await fn(f, g);
+        return r instanceof Uint8Array ? r : r.data;
+      };
+    }
+  } catch {
+    /* not written yet */
+  }
+  return async (file, g) => {
+    const img = await decodeLikePillow(file);
+    return pillowResizeCrop(img, planCrop(img.width, img.height, g), 'bilinear');
+  };
+}
+
+async function loadImages(entries: { file: string; label: number }[], g: GeometrySpec): Promise<Uint8Array> {
+  const key = sha256(JSON.stringify({ files: entries.map((e) => e.file), g: geometryKey(g) })).slice(0, 16);
+  const cache = path.join(os.tmpdir(), `modelzoo-bench-int8-${key}.u8`);
+  if (fs.existsSync(cache) && fs.statSync(cache).size === entries.length * IMG) return new Uint8Array(fs.readFileSync(cache));
+  const load = await loader();
+  const out = new Uint8Array(entries.length * IMG);
+  for (let i = 0; i < entries.length; i++) {
+    out.set(await load(path.join(SAMPLE_DIR, entries[i]!.file), g), i * IMG);
+    if (i % 100 === 99) process.stderr.write(`[bench-int8] preprocessed ${i + 1}/${entries.length}\n`);
+  }
+  fs.writeFileSync(cache, out);
+  return out;
+}
+
+function batchesOf(images: Uint8Array, idx: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < idx.length; i += BATCH) {
+    const group = idx.slice(i, i + BATCH);
+    const d = new Uint8Array(group.length * IMG);
+    group.forEach((k, j) => d.set(images.subarray(k * IMG, (k + 1) * IMG), j * IMG));
+    out.push(d);
+  }
+  return out;
+}
+
+const tensor = (d: Uint8Array) => new ort.Tensor('uint8', d, [d.length / IMG, 3, SIZE, SIZE]);
+
+async function logitsOf(model: Model, batches: Uint8Array[]): Promise<{ logits: Float32Array[]; seconds: number }> {
+  const s = await createSession(encodeModel(model));
+  const t0 = performance.now();
+  const logits: Float32Array[] = [];
+  for (const b of batches) logits.push((await s.run({ image_u8: tensor(b) })).logits!.data as Float32Array);
+  const seconds = (performance.now() - t0) / 1000;
+  await s.release();
+  return { logits, seconds };
+}
+
+function compare(fp: Float32Array[], q: Float32Array[], labels: number[]) {
+  let n = 0;
+  const hits = { fpTop1: 0, fpTop5: 0, qTop1: 0, qTop5: 0, agree: 0, contain: 0 };
+  fp.forEach((a, b) => {
+    const c = a.length / 1000;
+    for (let i = 0; i < c; i++) {
+      const label = labels[n++]!;
+      const f = topK(a, i * 1000, 1000, 5);
+      const g = topK(q[b]!, i * 1000, 1000, 5);
+      if (f[0] === label) hits.fpTop1++;
+      if (f.includes(label)) hits.fpTop5++;
+      if (g[0] === label) hits.qTop1++;
+      if (g.includes(label)) hits.qTop5++;
+      if (f[0] === g[0]) hits.agree++;
+      if (g.includes(f[0]!)) hits.contain++;
+    }
+  });
+  const pct = (v: number) => Number(((100 * v) / n).toFixed(2));
+  return {
+    images: n,
+    fp32: { top1: pct(hits.fpTop1), top5: pct(hits.fpTop5) },
+    int8: { top1: pct(hits.qTop1), top5: pct(hits.qTop5) },
+    top1Drop: Number((pct(hits.fpTop1) - pct(hits.qTop1)).toFixed(2)),
+    top1Agreement: pct(hits.agree),
+    fp32Top1InInt8Top5: pct(hits.contain),
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Throughput (images/s) of both models, alternating run by run so machine noise hits both alike. */
+async function speed(fp: Model, q: Model, threads: number, batch: Uint8Array, reps: number) {
+  const a = await createSession(encodeModel(fp), { threads });
+  const b = await createSession(encodeModel(q), { threads });
+  const feeds = { image_u8: tensor(batch) };
+  for (let i = 0; i < 3; i++) {
+    await a.run(feeds);
+    await b.run(feeds);
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    for (const [s, out] of r % 2 ? ([[b, tb], [a, ta]] as const) : ([[a, ta], [b, tb]] as const)) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      out.push(performance.now() - t0);
+    }
+  }
+  await a.release();
+  await b.release();
+  const n = batch.length / IMG;
+  const fpIps = (1000 * n) / median(ta);
+  const qIps = (1000 * n) / median(tb);
+  return { threads, batch: n, reps, fp32ImagesPerS: Number(fpIps.toFixed(1)), int8ImagesPerS: Number(qIps.toFixed(1)), ratio: Number((qIps / fpIps).toFixed(3)) };
+}
+
+async function main() {
+  if (!hasShared) throw new Error(`bench-int8 needs ../shared (imagenet-sample and the pretrained model)`);
+  const methods = arg('methods', 'percentile,max,kl_divergence,mse').split(',') as CalibrateMode[];
+  const reps = Number(arg('reps', '15'));
+  const preset = PRESETS['keras']!;
+  const entries = fs
+    .readFileSync(path.join(SAMPLE_DIR, 'val_label.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [file, label] = l.trim().split(/\s+/);
+      return { file: file!, label: Number(label) };
+    });
+  const images = await loadImages(entries, preset.geometry);
+  const calibIdx = entries.map((_, i) => i).filter((i) => i % 5 === 0);
+  const evalIdx = entries.map((_, i) => i).filter((i) => i % 5 !== 0);
+  const calib = batchesOf(images, calibIdx);
+  const evalBatches = batchesOf(images, evalIdx);
+  const labels = evalIdx.map((i) => entries[i]!.label);
+  const fp = foldNormalization(await loadModel(TF_MODEL), preset.normalize);
+  const fpEval = await logitsOf(fp, evalBatches);
+  const results: Record<string, unknown>[] = [];
+  let defaultModel: Model | undefined;
+  for (const method of methods) {
+    // fp32 forward over the same calibration images, right before calibrating: the 2x budget's baseline.
+    const fpCalib = await logitsOf(fp, calib);
+    const q = await quantizeModel(
+      fp,
+      { images: calibIdx.length, batches: async function* () { for (const d of calib) yield { feeds: { image_u8: tensor(d) } }; } },
+      { calibrate_mode: method, calibration_count: calibIdx.length },
+      () => {},
+    );
+    if (method === 'percentile') defaultModel = q.model;
+    const qEval = await logitsOf(q.model, evalBatches);
+    const cal = q.details['calibration'] as { seconds: number };
+    results.push({
+      method,
+      ...compare(fpEval.logits, qEval.logits, labels),
+      calibrationSeconds: cal.seconds,
+      fp32ForwardSecondsSameImages: Number(fpCalib.seconds.toFixed(3)),
+      calibrationOverFp32Forward: Number((cal.seconds / fpCalib.seconds).toFixed(2)),
+    });
+    process.stderr.write(`[bench-int8] ${JSON.stringify(results[results.length - 1])}\n`);
+  }
+  const speedRows = [];
+  if (defaultModel) {
+    for (const threads of [2, 1]) speedRows.push(await speed(fp, defaultModel, threads, calib[0]!, reps));
+  }
+  const out = {
+    model: TF_MODEL,
+    calibrationImages: calibIdx.length,
+    evalImages: evalIdx.length,
+    ortVersion: ort.env.versions?.common ?? 'unknown',
+    cpus: os.cpus().length,
+    accuracy: results,
+    speed: speedRows,
+  };
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench-int8: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
