@@ -14,7 +14,6 @@ export type PillowFilter = 'bilinear' | 'bicubic';
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
-const MAX_IN = ONE * 256; // values at or above this clip to 255
 
 interface Filter {
   support: number;
@@ -100,12 +99,6 @@ export function pillowAxisCoeffs(
   return { ksize, start, count, weights };
 }
 
-function clip8(v: number): number {
-  if (v >= MAX_IN) return 255;
-  if (v <= 0) return 0;
-  return v >> PRECISION_BITS;
-}
-
 /** Identity taps, used when Pillow skips a pass because that axis keeps its size. */
 function identityCoeffs(inSize: number, first: number, n: number): AxisCoeffs {
   const start = new Int32Array(n).fill(-1);
@@ -157,73 +150,86 @@ export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFi
   const srcStride = img.width * cn;
   const hk = hx.ksize;
   const hw = hx.weights;
+  const hstart = hx.start;
+  const hcount = hx.count;
   for (let y = y0; y < y1; y++) {
     const srow = y * srcStride;
-    const trow = (y - y0) * rowStride;
-    for (let j = 0; j < crop; j++) {
-      const xmin = hx.start[j]!;
-      if (xmin < 0) continue;
-      const taps = hx.count[j]!;
-      const kb = j * hk;
-      if (cn === 3) {
+    let o = (y - y0) * rowStride;
+    if (cn === 3) {
+      for (let j = 0; j < crop; j++, o += 3) {
+        const xmin = hstart[j]!;
+        if (xmin < 0) continue;
+        const taps = hcount[j]!;
+        let kb = j * hk;
         let s0 = HALF;
         let s1 = HALF;
         let s2 = HALF;
         let p = srow + xmin * 3;
         for (let t = 0; t < taps; t++, p += 3) {
-          const k = hw[kb + t]!;
-          s0 += src[p]! * k;
-          s1 += src[p + 1]! * k;
-          s2 += src[p + 2]! * k;
+          const k = hw[kb++]!;
+          s0 = (s0 + src[p]! * k) | 0;
+          s1 = (s1 + src[p + 1]! * k) | 0;
+          s2 = (s2 + src[p + 2]! * k) | 0;
         }
-        const o = trow + j * 3;
-        tmp[o] = clip8(s0);
-        tmp[o + 1] = clip8(s1);
-        tmp[o + 2] = clip8(s2);
-      } else {
+        // Same as Pillow's clip8: the arithmetic shift floors, then clamp.
+        s0 >>= PRECISION_BITS;
+        s1 >>= PRECISION_BITS;
+        s2 >>= PRECISION_BITS;
+        tmp[o] = s0 < 0 ? 0 : s0 > 255 ? 255 : s0;
+        tmp[o + 1] = s1 < 0 ? 0 : s1 > 255 ? 255 : s1;
+        tmp[o + 2] = s2 < 0 ? 0 : s2 > 255 ? 255 : s2;
+      }
+    } else {
+      for (let j = 0; j < crop; j++, o++) {
+        const xmin = hstart[j]!;
+        if (xmin < 0) continue;
+        const taps = hcount[j]!;
+        let kb = j * hk;
         let s0 = HALF;
         let p = srow + xmin;
-        for (let t = 0; t < taps; t++, p++) s0 += src[p]! * hw[kb + t]!;
-        tmp[trow + j] = clip8(s0);
+        for (let t = 0; t < taps; t++, p++) s0 = (s0 + src[p]! * hw[kb++]!) | 0;
+        s0 >>= PRECISION_BITS;
+        tmp[o] = s0 < 0 ? 0 : s0 > 255 ? 255 : s0;
       }
     }
   }
 
-  // Vertical pass into CHW planes.
+  // Vertical pass: accumulate whole rows (sequential reads), then scatter into the CHW planes.
   const plane = crop * crop;
   const vk = vy.ksize;
   const vw = vy.weights;
+  const acc = new Int32Array(rowStride);
+  const colOk = new Uint8Array(crop);
+  for (let j = 0; j < crop; j++) colOk[j] = hstart[j]! >= 0 ? 1 : 0;
   for (let i = 0; i < crop; i++) {
     const ymin = vy.start[i]!;
     if (ymin < 0) continue;
     const taps = vy.count[i]!;
-    const kb = i * vk;
-    const base = (ymin - y0) * rowStride;
-    for (let j = 0; j < crop; j++) {
-      if (hx.start[j]! < 0) continue;
-      const o = i * crop + j;
-      if (cn === 3) {
-        let s0 = HALF;
-        let s1 = HALF;
-        let s2 = HALF;
-        let p = base + j * 3;
-        for (let t = 0; t < taps; t++, p += rowStride) {
-          const k = vw[kb + t]!;
-          s0 += tmp[p]! * k;
-          s1 += tmp[p + 1]! * k;
-          s2 += tmp[p + 2]! * k;
-        }
-        out[o] = clip8(s0);
-        out[plane + o] = clip8(s1);
-        out[2 * plane + o] = clip8(s2);
-      } else {
-        let s0 = HALF;
-        let p = base + j;
-        for (let t = 0; t < taps; t++, p += rowStride) s0 += tmp[p]! * vw[kb + t]!;
-        const v = clip8(s0);
-        out[o] = v;
-        out[plane + o] = v;
-        out[2 * plane + o] = v;
+    acc.fill(HALF);
+    for (let t = 0; t < taps; t++) {
+      const k = vw[i * vk + t]!;
+      const base = (ymin - y0 + t) * rowStride;
+      for (let q = 0; q < rowStride; q++) acc[q] = (acc[q]! + tmp[base + q]! * k) | 0;
+    }
+    const o = i * crop;
+    if (cn === 3) {
+      for (let j = 0, q = 0; j < crop; j++, q += 3) {
+        if (colOk[j] === 0) continue;
+        const a = acc[q]! >> PRECISION_BITS;
+        const b = acc[q + 1]! >> PRECISION_BITS;
+        const c = acc[q + 2]! >> PRECISION_BITS;
+        out[o + j] = a < 0 ? 0 : a > 255 ? 255 : a;
+        out[plane + o + j] = b < 0 ? 0 : b > 255 ? 255 : b;
+        out[2 * plane + o + j] = c < 0 ? 0 : c > 255 ? 255 : c;
+      }
+    } else {
+      for (let j = 0; j < crop; j++) {
+        if (colOk[j] === 0) continue;
+        const a = acc[j]! >> PRECISION_BITS;
+        const v = a < 0 ? 0 : a > 255 ? 255 : a;
+        out[o + j] = v;
+        out[plane + o + j] = v;
+        out[2 * plane + o + j] = v;
       }
     }
   }

@@ -1,0 +1,125 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sha256, withAtomicDir } from '../common/atomic';
+import { UserError } from '../common/errors';
+import { Progress } from '../common/progress';
+import { PreprocessPool } from '../preprocess/pool';
+import type { GeometrySpec } from '../preprocess/spec';
+import { selectCalibration } from './calibration';
+import { fingerprintImageFolder } from './fingerprint';
+import { readLabels, type LabelLine } from './labels';
+import type { DatasetManifest } from './manifest';
+import { ShardWriter } from './shard-writer';
+
+export interface PrepareDatasetOptions {
+  imagesDir: string;
+  labelsFile: string;
+  outDir: string;
+  geometry: GeometrySpec;
+  /** Images in the class-balanced calibration subset (default 1000). */
+  calibrationSize?: number;
+  /** Number of classes; label indices must be below it (default 1000). */
+  classes?: number;
+  /** Images per shard file (default 1024). */
+  shardSize?: number;
+  /** Worker threads (default os.availableParallelism()). */
+  concurrency?: number;
+  /** Skip unreadable/corrupt images (listed in manifest.skipped) instead of failing. */
+  skipCorrupt?: boolean;
+  demo?: boolean;
+  /** Source fingerprint to record; computed ('stat' mode) when absent. */
+  fingerprint?: string;
+  /** Only the first `limit` label-file entries. */
+  limit?: number;
+}
+
+type Outcome = { ok: true; data: Uint8Array } | { ok: false; reason: string };
+
+/**
+ * dataset-prep: decode, resize and centre-crop every listed image once into uint8 CHW shards that
+ * eval, calibration and bench read by index. Images are processed in parallel but written in label-file
+ * order, with at most a small window of tensors in memory, so 50,000 images need no more memory than 50.
+ * The output directory appears only when complete (withAtomicDir).
+ */
+export async function prepareDataset(opts: PrepareDatasetOptions): Promise<DatasetManifest> {
+  const classes = opts.classes ?? 1000;
+  const calibrationSize = opts.calibrationSize ?? 1000;
+  const shardSize = opts.shardSize ?? 1024;
+  const threads = Math.max(1, opts.concurrency ?? os.availableParallelism());
+  const crop = opts.geometry.cropSize;
+  const imageBytes = 3 * crop * crop;
+
+  let lines = await readLabels(opts.labelsFile, classes);
+  if (opts.limit !== undefined && opts.limit > 0) lines = lines.slice(0, opts.limit);
+  if (lines.length === 0) throw new UserError(`labels ${opts.labelsFile}: no images listed`);
+  const fingerprint = opts.fingerprint ?? (await fingerprintImageFolder(opts.imagesDir, opts.labelsFile, 'stat'));
+
+  return withAtomicDir(opts.outDir, async (tmp) => {
+    const pool = new PreprocessPool({ geometry: opts.geometry, threads });
+    const shards = new ShardWriter(tmp, shardSize, imageBytes);
+    const kept: LabelLine[] = [];
+    const skipped: { file: string; reason: string }[] = [];
+    const progress = new Progress('dataset-prep', lines.length);
+    try {
+      // Outcomes never reject, so tasks still in flight when we stop on an error cannot go unhandled.
+      const start = (l: LabelLine): Promise<Outcome> =>
+        pool.run(path.join(opts.imagesDir, l.file)).then(
+          (data) => ({ ok: true, data }),
+          (err: unknown) => ({ ok: false, reason: describeFailure(err, l, opts.imagesDir) }),
+        );
+      const window = threads * 4;
+      const inFlight: Promise<Outcome>[] = [];
+      let next = 0;
+      for (let i = 0; i < lines.length; i++) {
+        while (next < lines.length && next < i + window) inFlight.push(start(lines[next++]!));
+        const l = lines[i]!;
+        const r = await inFlight.shift()!;
+        if (r.ok) {
+          await shards.append(r.data);
+          kept.push(l);
+        } else if (opts.skipCorrupt) {
+          skipped.push({ file: l.file, reason: r.reason });
+        } else {
+          throw new UserError(`${opts.labelsFile}:${l.line}: ${r.reason}`);
+        }
+        progress.tick(i + 1);
+      }
+      await shards.finish();
+    } catch (err) {
+      await shards.abort();
+      throw err;
+    } finally {
+      await pool.close();
+    }
+    if (kept.length === 0) throw new UserError(`dataset-prep: all ${lines.length} images were skipped as unreadable`);
+
+    const datalist = kept.map((l) => `${l.file} ${l.label}\n`).join('');
+    await fs.writeFile(path.join(tmp, 'datalist.txt'), datalist);
+    const calib = selectCalibration(kept, calibrationSize);
+    const calibText = calib.map((i) => `${i}\n`).join('');
+    await fs.writeFile(path.join(tmp, 'calibration.txt'), calibText);
+    const manifest: DatasetManifest = {
+      format: 'modelzoo-uint8-chw/1',
+      geometry: opts.geometry,
+      shape: [3, crop, crop],
+      count: kept.length,
+      classes,
+      demo: opts.demo ?? false,
+      source: { dir: opts.imagesDir, labels: opts.labelsFile, fingerprint },
+      shards: shards.shards,
+      datalist: 'datalist.txt',
+      calibration: { file: 'calibration.txt', count: calib.length, sha256: sha256(calibText) },
+      skipped,
+    };
+    await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    return manifest;
+  });
+}
+
+/** The worker's message already names the file; a missing file gets a plainer message. */
+function describeFailure(err: unknown, l: LabelLine, imagesDir: string): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/ENOENT/.test(msg)) return `${path.join(imagesDir, l.file)}: file not found`;
+  return msg;
+}
