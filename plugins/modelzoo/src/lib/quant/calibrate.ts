@@ -71,47 +71,68 @@ export interface CalibrationResult {
   seconds: number;
 }
 
-/**
- * Values sampled per tensor per batch. 16k keeps calibration near 1.3x a plain forward pass (64k costs
- * 2x on this machine's 2 cores) and still gives 400k values per tensor over 200 images; min and max
- * are exact whatever the sample.
- */
-export const SAMPLES_PER_BATCH = 16384;
+/** Values sampled per tensor per image: ~400k per tensor over 200 images; min and max are exact anyway. */
+export const SAMPLES_PER_IMAGE = 2048;
 
 const sampleName = (t: string) => `${t}.calib_sample`;
-const minName = (t: string) => `${t}.calib_min`;
+const minName = (t: string) => `${t}.calib_negmax`;
 const maxName = (t: string) => `${t}.calib_max`;
 
+/** Per-tensor shapes from one image, so the sampling strides can be fixed attributes. */
+export async function probeShapes(model: Model, tensors: string[], feeds: Record<string, ort.Tensor>): Promise<Map<string, number[]>> {
+  const one: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    const per = t.size / Number(t.dims[0] ?? 1);
+    one[k] = new ort.Tensor(t.type as 'uint8', (t.data as Uint8Array).subarray(0, per), [1, ...t.dims.slice(1)]);
+  }
+  const session = await createSession(encodeModel(withOutputs(model, tensors)), { level: 'basic' });
+  try {
+    const out = await session.run(one, tensors);
+    return new Map(tensors.map((t) => [t, [...out[t]!.dims]]));
+  } finally {
+    await session.release();
+  }
+}
+
 /**
- * The float graph with, for every calibrated tensor, an evenly strided sample of about
- * `samplesPerBatch` values as an extra output (and, when `exact`, its min and max). Fetching whole
- * activations costs ORT its buffer reuse and the process gigabytes of copies; the sample keeps the
- * histogram work and the copies small, and ORT computes the extremes in C++.
+ * The float graph with, for every calibrated tensor, a strided spatial sample of about
+ * SAMPLES_PER_IMAGE values per image and its exact max (and min, unless a folded ReLU makes it >= 0)
+ * as extra outputs. The taps are MaxPool(kernel 1, stride s) and GlobalMaxPool, which ONNX Runtime
+ * runs in its blocked NCHWc layout: any other consumer would force a full-size layout conversion of
+ * every tapped tensor, and fetching whole tensors costs gigabytes of copies; this keeps calibration
+ * under 2x a plain forward pass plus fixed setup.
  */
-export function samplingModel(model: Model, tensors: string[], exact: boolean, samplesPerBatch = SAMPLES_PER_BATCH): Model {
+export function samplingModel(model: Model, shapes: Map<string, number[]>, nonNegative: Set<string>): Model {
   const out = cloneModel(model);
   const graph = out.graph!;
-  const c = (name: string, v: number) => int64Tensor(`calib.${name}`, [1], [v]);
-  graph.initializer!.push(c('flat', -1), c('zero', 0), c('one', 1), c('target', samplesPerBatch), c('end', Number.MAX_SAFE_INTEGER));
+  graph.initializer!.push(int64Tensor('calib.flat', [1], [-1]));
   const nodes: onnx.INodeProto[] = [];
   const outputs: string[] = [];
-  for (const t of tensors) {
+  for (const [t, dims] of shapes) {
     const p = `${t}.calib`;
-    nodes.push(
-      node('Reshape', [t, 'calib.flat'], [`${p}.flat`], {}, `${p}.Reshape`),
-      node('Size', [t], [`${p}.size`], {}, `${p}.Size`),
-      node('Div', [`${p}.size`, 'calib.target'], [`${p}.ratio`], {}, `${p}.Div`),
-      node('Max', [`${p}.ratio`, 'calib.one'], [`${p}.step`], {}, `${p}.Max`),
-      node('Slice', [`${p}.flat`, 'calib.zero', 'calib.end', 'calib.zero', `${p}.step`], [sampleName(t)], {}, `${p}.Slice`),
-    );
-    outputs.push(sampleName(t));
-    if (exact) {
-      nodes.push(
-        node('ReduceMin', [t], [minName(t)], { keepdims: 0 }, `${p}.ReduceMin`),
-        node('ReduceMax', [t], [maxName(t)], { keepdims: 0 }, `${p}.ReduceMax`),
-      );
-      outputs.push(minName(t), maxName(t));
+    const perImage = dims.slice(1).reduce((a, d) => a * d, 1);
+    if (dims.length === 4) {
+      const s = Math.max(1, Math.round(Math.sqrt(perImage / SAMPLES_PER_IMAGE)));
+      nodes.push(node('MaxPool', [t], [`${p}.strided`], { kernel_shape: [1, 1], strides: [s, s] }, `${p}.Sample`));
+      nodes.push(node('GlobalMaxPool', [t], [`${p}.chmax`], {}, `${p}.Max`));
+      if (!nonNegative.has(t)) {
+        nodes.push(node('Neg', [t], [`${p}.neg`], {}, `${p}.Neg`));
+        nodes.push(node('GlobalMaxPool', [`${p}.neg`], [`${p}.chnegmax`], {}, `${p}.NegMax`));
+        nodes.push(node('Reshape', [`${p}.chnegmax`], [minName(t)], {}, `${p}.NegMaxFlat`));
+        nodes[nodes.length - 1]!.input!.push('calib.flat');
+        outputs.push(minName(t));
+      }
+      nodes.push(node('Reshape', [`${p}.strided`, 'calib.flat'], [sampleName(t)], {}, `${p}.SampleFlat`));
+      nodes.push(node('Reshape', [`${p}.chmax`, 'calib.flat'], [maxName(t)], {}, `${p}.MaxFlat`));
+    } else {
+      // Small non-spatial tensors (features, logits): every value is the sample.
+      nodes.push(node('Reshape', [t, 'calib.flat'], [sampleName(t)], {}, `${p}.SampleFlat`));
+      nodes.push(node('ReduceMax', [t], [maxName(t)], { keepdims: 0 }, `${p}.Max`));
+      nodes.push(node('Neg', [t], [`${p}.neg`], {}, `${p}.Neg`));
+      nodes.push(node('ReduceMax', [`${p}.neg`], [minName(t)], { keepdims: 0 }, `${p}.NegMax`));
+      outputs.push(minName(t));
     }
+    outputs.push(sampleName(t), maxName(t));
   }
   graph.node = [...graph.node!, ...nodes];
   // No shape: an empty dim list would declare a scalar and break shape inference.
@@ -120,6 +141,8 @@ export function samplingModel(model: Model, tensors: string[], exact: boolean, s
   }
   return out;
 }
+
+const maxOf = (a: Float32Array) => a.reduce((m, v) => (v > m ? v : m), -Infinity);
 
 /**
  * Streams the calibration set through ONNX Runtime once, accumulating per-tensor statistics batch by
@@ -130,11 +153,11 @@ export async function collectStatistics(
   tensors: string[],
   clipHighs: Map<string, number>,
   source: CalibrationSource,
-  o: { maxImages: number; atoms: boolean; exact: boolean; progress?: ProgressCallback | undefined },
+  o: { maxImages: number; atoms: boolean; nonNegative: Set<string>; progress?: ProgressCallback | undefined },
 ): Promise<CalibrationResult> {
   const start = performance.now();
-  const session = await createSession(encodeModel(samplingModel(model, tensors, o.exact)));
-  const fetches = tensors.flatMap((t) => (o.exact ? [sampleName(t), minName(t), maxName(t)] : [sampleName(t)]));
+  let session: ort.InferenceSession | undefined;
+  let fetches: string[] = [];
   const histograms = new Map(tensors.map((t) => [t, new TensorHistogram(undefined, clipHighs.get(t))]));
   const hash = createHash('sha256');
   const total = source.images !== undefined ? Math.min(source.images, o.maxImages) : undefined;
@@ -148,6 +171,12 @@ export async function collectStatistics(
         const d = feeds[k]!.data as ArrayBufferView;
         hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       }
+      if (!session) {
+        const shapes = await probeShapes(model, tensors, feeds);
+        const sampler = samplingModel(model, shapes, o.nonNegative);
+        fetches = sampler.graph!.output!.map((v) => v.name!).filter((n) => n.includes('.calib_'));
+        session = await createSession(encodeModel(sampler));
+      }
       let result: ort.InferenceSession.OnnxValueMapType;
       try {
         result = await session.run(feeds, fetches);
@@ -158,7 +187,8 @@ export async function collectStatistics(
         const v = result[sampleName(t)];
         if (!v || v.type !== 'float32') throw new Error(`int8 calibration: tensor '${t}' is not float32`);
         const h = histograms.get(t)!;
-        if (o.exact) h.observe((result[minName(t)]!.data as Float32Array)[0]!, (result[maxName(t)]!.data as Float32Array)[0]!);
+        const negMax = result[minName(t)];
+        h.observe(negMax ? -maxOf(negMax.data as Float32Array) : 0, maxOf(result[maxName(t)]!.data as Float32Array));
         h.add(v.data as Float32Array, o.atoms);
       }
       images += batchSizeOf(feeds);
@@ -166,7 +196,7 @@ export async function collectStatistics(
       o.progress?.(images, total);
     }
   } finally {
-    await session.release();
+    await session?.release();
   }
   if (images === 0) throw new Error('int8 calibration: the calibration set is empty');
   return { histograms, images, batches, sha256: hash.digest('hex'), seconds: (performance.now() - start) / 1000 };

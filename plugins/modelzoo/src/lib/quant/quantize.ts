@@ -46,8 +46,8 @@ export async function quantizeModel(
   for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
   const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
     maxImages: opts.calibration_count,
+    nonNegative: new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor)),
     atoms: opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse',
-    exact: true,
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 
