@@ -1,7 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import { UserError } from '../common/errors';
 
 /**
@@ -9,6 +8,14 @@ import { UserError } from '../common/errors';
  * or quotes reach the tool unchanged. Where a tool comes from is always one of: the executor option
  * (`vamcPath` / `vampPath`), the environment (VAMC_PATH / VAMP_PATH), PATH.
  */
+/**
+ * execa 9 is ESM-only. TypeScript's CommonJS output would turn `import()` into require(), which under
+ * tsx resolves execa's dependencies with require conditions and fails; a real import() does not.
+ */
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<typeof import('execa')>;
+let execaModule: Promise<typeof import('execa')> | undefined;
+const loadExeca = () => (execaModule ??= importEsm('execa'));
+
 export type ToolName = 'vamc' | 'vamp';
 
 const OPTION: Record<ToolName, string> = { vamc: 'vastai.vamcPath', vamp: 'vastai.vampPath' };
@@ -52,6 +59,7 @@ export interface ToolRun {
 /** Runs a tool to completion; a non-zero exit is an error quoting the command, code and stderr tail. */
 export async function runTool(tool: ToolName, exe: string, args: string[], cwd: string, timeoutMs?: number): Promise<ToolRun> {
   const start = process.hrtime.bigint();
+  const { execa } = await loadExeca();
   const r = await execa(exe, args, { cwd, reject: false, all: false, timeout: timeoutMs, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const stdout = String(r.stdout ?? '');
