@@ -9,8 +9,8 @@ import type { RawImage } from './raw-image';
  * - full-size decode, no shrink-on-load, no EXIF rotation (Pillow applies neither);
  * - embedded ICC profiles ignored (Pillow keeps them as metadata only; sharp would convert to sRGB);
  * - grey stays one channel (replicated later, as convert('RGB') does);
- * - CMYK JPEGs come back as raw ink values and go through Pillow's naive cmyk2rgb, with Pillow's
- *   "always Adobe polarity" assumption;
+ * - CMYK JPEGs come back as ink values (libvips, like Pillow's "CMYK;I" rawmode, assumes Adobe
+ *   polarity whether or not the APP14 marker is present) and go through Pillow's naive cmyk2rgb;
  * - alpha is dropped without compositing, palettes expanded (convert('RGB') semantics).
  */
 export async function decodeLikePillow(input: string | Uint8Array, name?: string): Promise<RawImage> {
@@ -43,7 +43,7 @@ export async function decodeLikePillow(input: string | Uint8Array, name?: string
         .raw()
         .toBuffer({ resolveWithObject: true });
       if (info.channels !== 4) throw new Error(`CMYK decode gave ${info.channels} channels`);
-      return cmykToRgb(bytes(data), info.width, info.height, !jpeg.adobe);
+      return cmykToRgb(bytes(data), info.width, info.height);
     }
     const { data, info } = await base().raw().toBuffer({ resolveWithObject: true });
     return toRgb(data, info, where);
@@ -87,17 +87,16 @@ function toRgb(data: Buffer, info: OutputInfo, where: string): RawImage {
 }
 
 /**
- * Pillow's CMYK;I unpacking then cmyk2rgb: r = 255 - k' - c*(255-k')/255 with Pillow's MULDIV255
- * rounding, where c, k are ink amounts. libvips already inverted Adobe files; others need it here.
+ * Pillow's cmyk2rgb (no colour management): r = nk - c * nk / 255 with nk = 255 - k and Pillow's
+ * MULDIV255 rounding, where c, k are ink amounts.
  */
-export function cmykToRgb(src: Uint8Array, width: number, height: number, invert: boolean): RawImage {
+export function cmykToRgb(src: Uint8Array, width: number, height: number): RawImage {
   const n = width * height;
   const out = new Uint8Array(n * 3);
-  const flip = invert ? 255 : 0;
   for (let i = 0, p = 0, o = 0; i < n; i++, p += 4, o += 3) {
-    const nk = 255 - (src[p + 3]! ^ flip);
+    const nk = 255 - src[p + 3]!;
     for (let c = 0; c < 3; c++) {
-      const t = (src[p + c]! ^ flip) * nk + 128;
+      const t = src[p + c]! * nk + 128;
       const v = nk - (((t >> 8) + t) >> 8);
       out[o + c] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
