@@ -130,7 +130,7 @@ export function resolveInt8Options(raw: Record<string, unknown> = {}, where = 'q
         break;
       case 'percentile': {
         // vamc-style configs sometimes write the percentile as 99.999.
-        const p = typeof value === 'number' && value > 1 && value <= 100 ? value / 100 : value;
+        const p = typeof value === 'number' && value > 1 && value <= 100 ? Number((value / 100).toPrecision(12)) : value;
         if (typeof p !== 'number' || !(p > 0.5 && p <= 1)) throw bad('a fraction in (0.5, 1] (or a percentage)');
         out.percentile = p;
         break;

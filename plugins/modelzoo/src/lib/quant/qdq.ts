@@ -213,9 +213,46 @@ export function buildQdqModel(
     head.push(...dqNodes);
   }
 
+  keepExcludedFloat(graph, plan, paramsOf, inits, head);
+
   const ordered: Node[] = [...head];
   for (const n of graph.node) ordered.push(n, ...(newNodes.get(n) ?? []));
   graph.node = ordered;
   removeUnusedInitializers(graph);
   return { model, weights };
+}
+
+/**
+ * ONNX Runtime's WeightBiasQuantization quantizes the float weights of any Conv/Gemm that reads a
+ * per-tensor DQ and writes (through Clip/Relu) into a Q, per-tensor, which would undo exclude_layers.
+ * An excluded node therefore reads its own DQ with the same parameters repeated per channel: the values
+ * are identical, but the pattern no longer matches and the node stays float.
+ */
+function keepExcludedFloat(
+  graph: Graph,
+  plan: QuantPlan,
+  paramsOf: (t: string) => QParams,
+  inits: Map<string, Tensor>,
+  head: Node[],
+): void {
+  const points = new Set(plan.points.map((p) => p.tensor));
+  for (const n of graph.node ?? []) {
+    if (!plan.excluded.includes(n.name!) || (n.opType !== 'Conv' && n.opType !== 'Gemm')) continue;
+    const x = n.input?.[0] ?? '';
+    const t = x.endsWith('.dequantized') ? x.slice(0, -'.dequantized'.length) : x;
+    const w = inits.get(n.input?.[1] ?? '');
+    if (!points.has(t) || !w) continue;
+    const dims = (w.dims ?? []).map(Number);
+    const channels =
+      n.opType === 'Conv' ? dims[1]! * getIntAttr(n, 'group', 1) : getIntAttr(n, 'transB', 0) ? dims[1]! : dims[0]!;
+    const p = paramsOf(t);
+    const pre = `${t}.for_${n.name}`;
+    const zp = p.type === 'uint8' ? new Uint8Array(channels).fill(p.zeroPoint) : new Uint8Array(Int8Array.from({ length: channels }, () => p.zeroPoint).buffer);
+    graph.initializer!.push(
+      floatTensor(`${pre}.scale`, [channels], new Float32Array(channels).fill(p.scale)),
+      typedTensor(`${pre}.zero_point`, [channels], p.type === 'uint8' ? DataType.UINT8 : DataType.INT8, zp),
+    );
+    head.push(node('DequantizeLinear', [`${t}.quantized`, `${pre}.scale`, `${pre}.zero_point`], [`${pre}.dequantized`], { axis: 1 }, `${pre}.DequantizeLinear`));
+    n.input = [`${pre}.dequantized`, ...n.input!.slice(1)];
+  }
 }

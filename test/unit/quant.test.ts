@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { buildMobileNetV2, seededRandom } from '../../plugins/modelzoo/src/lib/onnx/mobilenetv2';
+import { type Model, decodeModel, encodeModel, tensorToFloat32 } from '../../plugins/modelzoo/src/lib/onnx/proto';
+import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
+import { type CalibrationSource, quantizeModel, resolveInt8Options } from '../../plugins/modelzoo/src/lib/quant';
+import { quantizeWeight } from '../../plugins/modelzoo/src/lib/quant/qdq';
+import { foldNormalization } from '../../plugins/modelzoo/src/lib/runtime/fold-normalization';
+import { createSession, ort } from '../../plugins/modelzoo/src/lib/runtime/session';
+
+const S = 64;
+const model = foldNormalization(buildMobileNetV2({ width: 0.25, inputSize: S, classes: 10 }), PRESETS['torchvision']!.normalize);
+const quiet = () => {};
+
+/** Smooth random images (gradients + blobs), closer to photos than white noise. */
+function images(n: number, seed: number): Uint8Array {
+  const rand = seededRandom(seed);
+  const out = new Uint8Array(n * 3 * S * S);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const a = rand() * 255;
+      const gx = (rand() - 0.5) * 8;
+      const gy = (rand() - 0.5) * 8;
+      const f = 0.05 + rand() * 0.3;
+      for (let y = 0; y < S; y++) {
+        for (let x = 0; x < S; x++) {
+          const v = a + gx * x + gy * y + 60 * Math.sin(f * x + c) * Math.cos(f * y) + (rand() - 0.5) * 20;
+          out[((i * 3 + c) * S + y) * S + x] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const tensorOf = (d: Uint8Array) => new ort.Tensor('uint8', d, [d.length / (3 * S * S), 3, S, S]);
+const calibData = images(16, 1);
+const source: CalibrationSource = {
+  images: 16,
+  async *batches() {
+    for (let b = 0; b < 16; b += 4) yield { feeds: { image_u8: tensorOf(calibData.subarray(b * 3 * S * S, (b + 4) * 3 * S * S)) } };
+  },
+};
+
+async function optimizedOps(m: Model): Promise<{ op: string; name: string }[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant-test-'));
+  try {
+    const file = path.join(dir, 'opt.onnx');
+    const s = await createSession(encodeModel(m), { level: 'all', optimizedModelFilePath: file, threads: 1 });
+    await s.release();
+    return decodeModel(fs.readFileSync(file)).graph!.node!.map((n) => ({ op: n.opType!, name: n.name ?? '' }));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const count = (ops: { op: string }[], op: string) => ops.filter((o) => o.op === op).length;
+const countSrc = (m: Model, op: string) => m.graph!.node!.filter((n) => n.opType === op).length;
+const FLOAT_COMPUTE = ['Conv', 'FusedConv', 'Gemm', 'MatMul', 'FusedGemm', 'Add', 'GlobalAveragePool', 'AveragePool'];
+
+test('ONNX Runtime runs every Conv, Add, pooling and Gemm of the QDQ model on integer kernels', async () => {
+  const q = await quantizeModel(model, source, {}, quiet);
+  const ops = await optimizedOps(q.model);
+  for (const op of FLOAT_COMPUTE) assert.equal(count(ops, op), 0, `float ${op} left in the optimized graph`);
+  assert.equal(count(ops, 'QLinearConv'), countSrc(model, 'Conv'));
+  assert.equal(count(ops, 'QLinearAdd'), countSrc(model, 'Add'));
+  assert.equal(count(ops, 'QLinearGlobalAveragePool'), 1);
+  assert.equal(count(ops, 'QGemm'), 1);
+  // Only the input's quantization stays: no Q/DQ pairs between layers.
+  assert.equal(count(ops, 'QuantizeLinear'), 1);
+  assert.equal(count(ops, 'DequantizeLinear'), 0);
+});
+
+test('int8 logits stay close to fp32 on held-out images', async () => {
+  const q = await quantizeModel(model, source, {}, quiet);
+  const held = tensorOf(images(8, 99));
+  const f = await createSession(encodeModel(model));
+  const i8 = await createSession(encodeModel(q.model));
+  const a = (await f.run({ image_u8: held })).logits!.data as Float32Array;
+  const b = (await i8.run({ image_u8: held })).logits!.data as Float32Array;
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  let noise = 0;
+  for (let k = 0; k < a.length; k++) {
+    dot += a[k]! * b[k]!;
+    na += a[k]! ** 2;
+    nb += b[k]! ** 2;
+    noise += (a[k]! - b[k]!) ** 2;
+  }
+  const cosine = dot / Math.sqrt(na * nb);
+  const snr = 10 * Math.log10(na / noise);
+  assert.ok(cosine > 0.98, `cosine ${cosine}`);
+  assert.ok(snr > 14, `SNR ${snr} dB`);
+});
+
+test('per-channel weight scales are max|w| / 127 of each output channel', () => {
+  // [3 out, 2 in, 1, 1]: channel maxima 1, 0.5, 2.54.
+  const w = Float32Array.from([1, -0.25, 0.5, 0.1, -2.54, 2]);
+  const q = quantizeWeight(w, [3, 2, 1, 1], 0, true);
+  assert.deepEqual(Array.from(q.scales), [1 / 127, 0.5 / 127, 2.54 / 127].map(Math.fround));
+  assert.deepEqual(Array.from(q.data), [127, -32, 127, 25, -127, 100]);
+  const perTensor = quantizeWeight(w, [3, 2, 1, 1], 0, false);
+  assert.equal(perTensor.scales.length, 1);
+  assert.equal(perTensor.data[2], 25); // 0.5 at scale 2.54/127
+  // Gemm [K, N] (transB = 0): channels run along axis 1.
+  const g = quantizeWeight(Float32Array.from([1, 4, -2, 1]), [2, 2], 1, true);
+  assert.deepEqual(Array.from(g.scales), [2 / 127, 4 / 127].map(Math.fround));
+});
+
+test('the QDQ model carries per-channel int8 weights, int32 biases at input scale x weight scale', async () => {
+  const q = await quantizeModel(model, source, {}, quiet);
+  const g = q.model.graph!;
+  const inits = new Map(g.initializer!.map((t) => [t.name, t]));
+  const stem = g.node!.find((n) => n.name === 'stem.conv')!;
+  const wDq = g.node!.find((n) => n.output![0] === stem.input![1])!;
+  assert.equal(wDq.opType, 'DequantizeLinear');
+  assert.equal(inits.get(wDq.input![0])!.dataType, 3); // INT8
+  const wScale = tensorToFloat32(inits.get(wDq.input![1])!);
+  assert.equal(wScale.length, 8); // stem has 8 output channels at width 0.25
+  assert.equal(wDq.attribute!.find((a) => a.name === 'axis')?.i, 0);
+  const bDq = g.node!.find((n) => n.output![0] === stem.input![2])!;
+  assert.equal(inits.get(bDq.input![0])!.dataType, 6); // INT32
+  const bScale = tensorToFloat32(inits.get(bDq.input![1])!);
+  const xDq = g.node!.find((n) => n.output![0] === stem.input![0])!;
+  const xScale = tensorToFloat32(inits.get(xDq.input![1])!)[0]!;
+  for (let c = 0; c < 8; c++) assert.ok(Math.abs(bScale[c]! - xScale * wScale[c]!) <= 1e-6 * bScale[c]!);
+  // The stem's ReLU6 is folded into its output range: zero point 0, at most 6 / 255 per step.
+  assert.equal(g.node!.filter((n) => n.opType === 'Clip').length, 0);
+  const t = (q.details['tensors'] as Record<string, { zero_point: number; scale: number }>)['stem.relu6']!;
+  assert.equal(t.zero_point, 0);
+  assert.ok(t.scale <= 6 / 255 + 1e-9);
+});
+
+test('exclude_layers and skip_conv_layers keep those nodes float; unknown names are errors', async () => {
+  const q = await quantizeModel(model, source, { exclude_layers: ['block3.dw.conv'], skip_conv_layers: [0] }, quiet);
+  const g = q.model.graph!;
+  const floatInits = new Set(g.initializer!.filter((t) => t.dataType === 1).map((t) => t.name));
+  for (const name of ['block3.dw.conv', 'stem.conv']) {
+    const n = g.node!.find((x) => x.name === name)!;
+    assert.equal(n.opType, 'Conv');
+    assert.ok(floatInits.has(n.input![1]!), `${name} weight should stay a float initializer`);
+  }
+  assert.deepEqual(q.details['excluded_nodes'], ['block3.dw.conv', 'stem.conv']);
+  const ops = await optimizedOps(q.model);
+  const floatConvs = ops.filter((o) => o.op === 'Conv' || o.op === 'FusedConv');
+  assert.equal(floatConvs.length, 2);
+  assert.equal(count(ops, 'QLinearConv'), countSrc(model, 'Conv') - 2);
+  await assert.rejects(quantizeModel(model, source, { exclude_layers: ['block99.dw'] }, quiet), /exclude_layers.*'block99\.dw'/);
+  await assert.rejects(quantizeModel(model, source, { skip_conv_layers: [500] }, quiet), /skip_conv_layers: index 500/);
+});
+
+test('build manifest details: method, range, per-tensor parameters, calibration size and hash', async () => {
+  const q = await quantizeModel(model, source, { calibrate_mode: 'kl_divergence', calibration_count: 8 }, quiet);
+  const d = q.details as Record<string, any>;
+  assert.equal(d['calibrate_mode'], 'kl_divergence');
+  assert.equal(d['calibration'].images, 8); // stops at calibration_count
+  assert.match(d['calibration'].sha256, /^[0-9a-f]{64}$/);
+  const again = await quantizeModel(model, source, { calibrate_mode: 'kl_divergence', calibration_count: 16 }, quiet);
+  assert.notEqual((again.details as any).calibration.sha256, d['calibration'].sha256);
+  const tensors = d['tensors'] as Record<string, any>;
+  const add = Object.entries(tensors).find(([k]) => k.endsWith('.add'))![1];
+  assert.ok(add.scale > 0 && Number.isInteger(add.zero_point));
+  assert.ok(add.range[0] < 0 && add.range[1] > 0);
+  assert.equal(tensors['flat'].same_as, 'pool');
+  const p = await quantizeModel(model, source, { quant_mode: 'percentile', percentile: 99.99 }, quiet);
+  assert.equal((p.details as any).percentile, 0.9999);
+});
+
+test('sensitivity report: per-layer SNR over the calibration set, worst first', async () => {
+  const q = await quantizeModel(model, () => source.batches(), { sensitivity: true, calibration_count: 8 }, quiet);
+  const s = q.sensitivity!;
+  assert.ok(s.length > 50);
+  for (let i = 1; i < s.length; i++) assert.ok(s[i - 1]!.snrDb <= s[i]!.snrDb);
+  assert.ok(s.every((e) => Number.isFinite(e.snrDb)));
+  assert.ok(s.some((e) => e.node === 'stem.conv'));
+  // Errors accumulate: the input is far cleaner than the deepest layers.
+  const input = s.find((e) => e.tensor === 'input')!;
+  assert.ok(input.snrDb > s[0]!.snrDb + 10);
+  const oneShot = (async function* () {})();
+  await assert.rejects(quantizeModel(model, oneShot, { sensitivity: true }, quiet), /second pass/);
+});
+
+test('options: vamc spellings, defaults and errors naming the option', () => {
+  assert.deepEqual(resolveInt8Options({}).calibrate_mode, 'percentile');
+  const o = resolveInt8Options({ quant_mode: 'max', quantize_per_channel: false });
+  assert.equal(o.calibrate_mode, 'max');
+  assert.equal(o.per_channel, false);
+  assert.throws(() => resolveInt8Options({ calibrate_mode: 'entropy' }), /quantization\.calibrate_mode must be one of/);
+  assert.throws(() => resolveInt8Options({ quant_mode: 'max', calibrate_mode: 'mse' }), /both set calibrate_mode/);
+  assert.throws(() => resolveInt8Options({ per_chanel: true }), /unknown option 'per_chanel'/);
+  assert.throws(() => resolveInt8Options({ calibration_count: 0 }), /calibration_count must be a positive integer/);
+});
