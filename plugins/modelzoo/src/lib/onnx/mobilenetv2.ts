@@ -19,6 +19,17 @@ export interface MobileNetV2Options {
   /** Weights by canonical name; when absent the model is deterministic random-init from `seed`. */
   weights?: WeightSource;
   seed: number;
+  /**
+   * PaddleClas keeps a 1x1 expand conv even in the t = 1 block (its every stage's first unit expands),
+   * so its x1.0 has one more conv than torchvision's. Off by default.
+   */
+  expandT1?: boolean;
+  /**
+   * Fold each BatchNormalization into its Conv (weight scaled, bias added) instead of keeping BN nodes.
+   * Off by default: unfolded graphs count parameters as the frameworks do, and ONNX Runtime folds BN
+   * itself when it builds the session.
+   */
+  foldBatchNorm?: boolean;
 }
 
 export type ParamKind = 'weight' | 'bias' | 'bn.scale' | 'bn.bias' | 'bn.mean' | 'bn.var';
@@ -70,7 +81,9 @@ export function makeDivisible(v: number, divisor = 8): number {
   return nv;
 }
 
-export function architecture(opts: Pick<MobileNetV2Options, 'width' | 'classes' | 'rounding'>): Architecture {
+export function architecture(
+  opts: Pick<MobileNetV2Options, 'width' | 'classes' | 'rounding'> & Pick<Partial<MobileNetV2Options>, 'expandT1'>,
+): Architecture {
   const { width, rounding } = opts;
   if (!(width > 0)) throw new Error(`MobileNetV2 width must be > 0, got ${width}`);
   const ch = (c: number) => (rounding === 'paddle' ? Math.trunc(c * width) : makeDivisible(c * width));
@@ -85,7 +98,7 @@ export function architecture(opts: Pick<MobileNetV2Options, 'width' | 'classes' 
       const stride = i === 0 ? s : 1;
       const hidden = rounding === 'paddle' ? Math.trunc(inC * t) : Math.round(inC * t);
       const layers: string[] = [];
-      if (t !== 1) {
+      if (t !== 1 || opts.expandT1) {
         convs.push({ name: `block${b}.expand`, inC, outC: hidden, kernel: 1, stride: 1, groups: 1, relu6: true });
         layers.push(`block${b}.expand`);
       }
@@ -157,6 +170,27 @@ export function convPads(kernel: number, stride: number, inSize: number, padding
   return [before, before, total - before, total - before];
 }
 
+/** Conv weight and bias with eval-mode batch norm folded in (computed in float64, stored as float32). */
+function foldBn(
+  layer: ConvLayer,
+  wShape: number[],
+  get: (layer: string, kind: ParamKind, shape: number[]) => Float32Array,
+  eps: number,
+): { weight: Float32Array; bias: Float32Array } {
+  const w = get(layer.name, 'weight', wShape);
+  const c = layer.outC;
+  const [scale, shift, mean, variance] = (['bn.scale', 'bn.bias', 'bn.mean', 'bn.var'] as const).map((k) => get(layer.name, k, [c]));
+  const per = w.length / c;
+  const weight = new Float32Array(w.length);
+  const bias = new Float32Array(c);
+  for (let o = 0; o < c; o++) {
+    const f = scale![o]! / Math.sqrt(variance![o]! + eps);
+    for (let i = 0; i < per; i++) weight[o * per + i] = w[o * per + i]! * f;
+    bias[o] = shift![o]! - mean![o]! * f;
+  }
+  return { weight, bias };
+}
+
 export function buildMobileNetV2(partial: Partial<MobileNetV2Options> = {}): Model {
   const opts: MobileNetV2Options = { ...DEFAULT_MOBILENETV2, ...partial };
   if (!Number.isInteger(opts.inputSize) || opts.inputSize < 32) {
@@ -176,22 +210,30 @@ export function buildMobileNetV2(partial: Partial<MobileNetV2Options> = {}): Mod
   const conv = (layer: ConvLayer, input: string): string => {
     const w = `${layer.name}.weight`;
     const wShape = [layer.outC, layer.inC / layer.groups, layer.kernel, layer.kernel];
+    const pads = convPads(layer.kernel, layer.stride, size, opts.padding);
+    size = Math.floor((size + pads[0]! + pads[2]! - layer.kernel) / layer.stride) + 1;
+    const convAttrs = {
+      kernel_shape: [layer.kernel, layer.kernel],
+      strides: [layer.stride, layer.stride],
+      pads,
+      group: layer.groups,
+      dilations: [1, 1],
+    };
+    if (opts.foldBatchNorm) {
+      const folded = foldBn(layer, wShape, get, opts.bnEpsilon);
+      inits.push(floatTensor(w, wShape, folded.weight), floatTensor(`${layer.name}.bias`, [layer.outC], folded.bias));
+      const out = `${layer.name}.conv`;
+      nodes.push(node('Conv', [input, w, `${layer.name}.bias`], [out], convAttrs));
+      if (!layer.relu6) return out;
+      nodes.push(node('Clip', [out, 'relu6.min', 'relu6.max'], [`${layer.name}.relu6`]));
+      return `${layer.name}.relu6`;
+    }
     inits.push(floatTensor(w, wShape, get(layer.name, 'weight', wShape)));
     for (const kind of ['bn.scale', 'bn.bias', 'bn.mean', 'bn.var'] as const) {
       inits.push(floatTensor(`${layer.name}.${kind}`, [layer.outC], get(layer.name, kind, [layer.outC])));
     }
-    const pads = convPads(layer.kernel, layer.stride, size, opts.padding);
-    size = Math.floor((size + pads[0]! + pads[2]! - layer.kernel) / layer.stride) + 1;
     const convOut = `${layer.name}.conv`;
-    nodes.push(
-      node('Conv', [input, w], [convOut], {
-        kernel_shape: [layer.kernel, layer.kernel],
-        strides: [layer.stride, layer.stride],
-        pads,
-        group: layer.groups,
-        dilations: [1, 1],
-      }),
-    );
+    nodes.push(node('Conv', [input, w], [convOut], convAttrs));
     const bnOut = `${layer.name}.bn`;
     nodes.push(
       node(

@@ -1,0 +1,120 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type DType, NdArray, contiguousStrides } from './ndarray';
+import type { StateDict } from './state-dict';
+
+/**
+ * Keras HDF5 weights, read with h5wasm (no Python): full-model files (`model_weights/` group, with
+ * `model_config`) and weights-only files (`save_weights`, layer groups at the root). Each layer
+ * group lists its variables in the `weight_names` attribute (e.g. `Conv1/kernel:0`); tensors come back
+ * keyed `<layer>/<variable>` in Keras's own layouts.
+ */
+interface H5Attr {
+  value: unknown;
+}
+interface H5Node {
+  attrs: Record<string, H5Attr>;
+  keys?: () => string[];
+  get?: (p: string) => H5Node | null;
+  shape?: number[] | null;
+  dtype?: unknown;
+  value?: unknown;
+}
+interface H5File extends H5Node {
+  close(): void;
+}
+interface H5Module {
+  ready: Promise<unknown>;
+  File: new (file: string, mode: string) => H5File;
+}
+
+let h5: Promise<H5Module> | undefined;
+
+/** h5wasm ships ESM only; Node >= 20.19 require()s it from its file path (its exports map has no require). */
+function loadH5wasm(): Promise<H5Module> {
+  h5 ??= (async () => {
+    let dir = __dirname;
+    for (;;) {
+      const candidate = path.join(dir, 'node_modules', 'h5wasm', 'dist', 'node', 'hdf5_hl.js');
+      if (fs.existsSync(candidate)) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const m = require(candidate) as H5Module;
+        await m.ready;
+        return m;
+      }
+      const up = path.dirname(dir);
+      if (up === dir) throw new Error('h5wasm is not installed (needed to read Keras .h5 files)');
+      dir = up;
+    }
+  })();
+  return h5;
+}
+
+export const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+export function isHdf5(head: Uint8Array): boolean {
+  return HDF5_MAGIC.every((b, i) => head[i] === b);
+}
+
+function names(v: unknown): string[] {
+  if (v == null) return [];
+  const arr = Array.isArray(v) || ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<unknown>) : [v];
+  return arr.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString('utf8') : String(x)));
+}
+
+function dtypeOf(value: unknown, where: string): DType {
+  if (value instanceof Float32Array) return 'float32';
+  if (value instanceof Float64Array) return 'float64';
+  if (value instanceof Uint16Array) return 'float16';
+  throw new Error(`${where}: unsupported dataset type (expected float32/float64/float16 weights)`);
+}
+
+export interface KerasWeights {
+  state: StateDict;
+  fullModel: boolean;
+  kerasVersion?: string;
+  layerNames: string[];
+}
+
+export async function readKerasH5(file: string): Promise<KerasWeights> {
+  if (!fs.existsSync(file)) throw new Error(`cannot read Keras weights ${file}: no such file`);
+  const mod = await loadH5wasm();
+  let f: H5File;
+  try {
+    f = new mod.File(file, 'r');
+  } catch (err) {
+    throw new Error(`${file}: not a readable HDF5 file: ${(err as Error).message}`);
+  }
+  try {
+    const mw = f.get!('model_weights');
+    const fullModel = mw != null && 'model_config' in f.attrs;
+    const root = fullModel ? mw! : f;
+    if (!('layer_names' in root.attrs)) {
+      throw new Error(
+        `${file}: not a Keras HDF5 weights file (no 'layer_names' attribute${fullModel ? ' in model_weights' : ''}); ` +
+          `Keras 3 '.weights.h5' files are not supported, re-save with model.save('x.h5')`,
+      );
+    }
+    const layerNames = names(root.attrs['layer_names']!.value);
+    const state: StateDict = new Map();
+    for (const layer of layerNames) {
+      const g = root.get!(layer);
+      if (!g) throw new Error(`${file}: layer '${layer}' listed in layer_names has no group`);
+      for (const wn of names(g.attrs['weight_names']?.value)) {
+        const ds = g.get!(wn);
+        if (!ds || ds.shape == null) throw new Error(`${file}: weight '${layer}/${wn}' is missing`);
+        const value = ds.value;
+        const dtype = dtypeOf(value, `${file}: ${layer}/${wn}`);
+        const tv = value as Float32Array;
+        const bytes = new Uint8Array(tv.buffer, tv.byteOffset, tv.byteLength);
+        const shape = ds.shape.map(Number);
+        const variable = wn.split('/').pop()!.replace(/:\d+$/, '');
+        state.set(`${layer}/${variable}`, new NdArray({ dtype, bytes, name: `${file}:${layer}/${wn}` }, shape, contiguousStrides(shape), 0));
+      }
+    }
+    const kv = f.attrs['keras_version']?.value ?? root.attrs['keras_version']?.value;
+    return { state, fullModel, kerasVersion: kv == null ? undefined : names(kv)[0], layerNames };
+  } finally {
+    f.close();
+  }
+}
