@@ -64,7 +64,7 @@ const sources = (n: number): (string | number)[] => (images.length ? images.slic
 interface Fixture { name: string; file: string; format: string; logits: string }
 let dir = '';
 let fixtures: Fixture[] = [];
-let input = new Float32Array(0);
+let input: Float32Array = new Float32Array(0);
 
 before(async () => {
   if (!hasTorch) return;

@@ -23,7 +23,7 @@ const COUNT = 3;
 interface Fixture { name: string; file: string; format: string; width: number; classes: number; logits: string }
 let dir = '';
 let fixtures: Fixture[] = [];
-let input = new Float32Array(0);
+let input: Float32Array = new Float32Array(0);
 
 before(() => {
   if (!hasTorch) return;
