@@ -23,9 +23,10 @@ export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
     fs.symlinkSync(path.join(REPO_ROOT, link), path.join(root, link));
   }
   fs.copyFileSync(path.join(REPO_ROOT, 'nx.json'), path.join(root, 'nx.json'));
-  fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'e2e', private: true }, null, 2));
+  // The lockfile is what Nx reads externalDependencies (onnxruntime-node, sharp) from.
+  for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO_ROOT, file), path.join(root, file));
   fs.writeFileSync(path.join(root, '.gitignore'), 'dist/\n.nx/\nnode_modules\n');
-  const nxBin = path.join(REPO_ROOT, 'node_modules', 'nx', 'bin', 'nx.js');
+  const nxBin = resolveNxBin();
   const baseEnv = (env?: NodeJS.ProcessEnv) => ({
     ...process.env,
     NX_DAEMON: 'false',
@@ -64,6 +65,15 @@ export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
       return JSON.parse(fs.readFileSync(path.join(root, rel), 'utf8'));
     },
   };
+}
+
+/** The `nx` entry point as its package.json declares it (it moved between Nx majors). */
+function resolveNxBin(): string {
+  const pkgPath = require.resolve('nx/package.json', { paths: [REPO_ROOT] });
+  const bin = JSON.parse(fs.readFileSync(pkgPath, 'utf8')).bin;
+  const rel = typeof bin === 'string' ? bin : bin?.nx;
+  if (!rel) throw new Error(`${pkgPath} declares no 'nx' bin`);
+  return path.join(path.dirname(pkgPath), rel);
 }
 
 /** Small synthetic labelled JPEGs (not ImageNet): enough to run every stage for real. */
