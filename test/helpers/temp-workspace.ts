@@ -19,24 +19,39 @@ export interface TempWorkspace {
 
 export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
-  for (const link of ['node_modules', 'plugins', 'tools']) {
-    fs.symlinkSync(path.join(REPO_ROOT, link), path.join(root, link));
+  // The same layout as a real checkout: the plugin is a workspace project reached through
+  // node_modules/@modelzoo/nx-plugin. Nx resolves executors of a local plugin differently from an
+  // installed one, so a symlink to the repo's plugin folder would hide resolution bugs.
+  fs.cpSync(path.join(REPO_ROOT, 'plugins'), path.join(root, 'plugins'), {
+    recursive: true,
+    filter: (src) => path.basename(src) !== 'node_modules',
+  });
+  fs.mkdirSync(path.join(root, 'node_modules', '@modelzoo'), { recursive: true });
+  for (const entry of fs.readdirSync(path.join(REPO_ROOT, 'node_modules'))) {
+    if (entry === '@modelzoo' || entry === '.cache') continue;
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', entry), path.join(root, 'node_modules', entry));
   }
+  fs.symlinkSync(path.join('..', '..', 'plugins', 'modelzoo'), path.join(root, 'node_modules', '@modelzoo', 'nx-plugin'));
+  fs.symlinkSync(path.join(REPO_ROOT, 'tools'), path.join(root, 'tools'));
   fs.copyFileSync(path.join(REPO_ROOT, 'nx.json'), path.join(root, 'nx.json'));
   // The lockfile is what Nx reads externalDependencies (onnxruntime-node, sharp) from.
   for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO_ROOT, file), path.join(root, file));
   fs.writeFileSync(path.join(root, '.gitignore'), 'dist/\n.nx/\nnode_modules\n');
   const nxBin = resolveNxBin();
-  const baseEnv = (env?: NodeJS.ProcessEnv) => ({
-    ...process.env,
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-    NX_SKIP_NX_CACHE: undefined,
-    MODELZOO_QUIET: '1',
-    FORCE_COLOR: '0',
-    ...env,
-  });
+  // A key set to undefined removes that variable from the child's environment.
+  const baseEnv = (env?: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+    Object.fromEntries(
+      Object.entries({
+        ...process.env,
+        NX_DAEMON: 'false',
+        NX_NO_CLOUD: 'true',
+        NX_TUI: 'false',
+        NX_SKIP_NX_CACHE: undefined,
+        MODELZOO_QUIET: '1',
+        FORCE_COLOR: '0',
+        ...env,
+      }).filter(([, v]) => v !== undefined),
+    );
   return {
     root,
     nx(args, env) {

@@ -1,0 +1,40 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MOBILENETV2_SEED } from '../../plugins/modelzoo/src/lib/nx/seed-table';
+import { REPO_ROOT } from '../helpers/shared';
+import { type TempWorkspace, createTempWorkspace, taskRuns } from '../helpers/temp-workspace';
+
+// README's main command, as a new user types it, over the committed seed projects and demo images.
+let ws: TempWorkspace;
+const noDataset = { MODELZOO_IMAGENET_VAL: undefined, MODELZOO_IMAGENET_LABELS: undefined };
+
+before(() => {
+  ws = createTempWorkspace('readme-main');
+  for (const dir of ['models', 'data']) fs.cpSync(path.join(REPO_ROOT, dir), path.join(ws.root, dir), { recursive: true });
+});
+
+after(() => fs.rmSync(ws.root, { recursive: true, force: true }));
+
+test('nx run-many -t vamp-eval vamp-bench report takes every seed row through every stage on the demo set', () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  assert.match(readme, /npx nx run-many -t vamp-eval vamp-bench report/, 'README no longer shows the command this test runs');
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench', 'report'], noDataset);
+  assert.equal(r.status, 0, r.output);
+  const runs = taskRuns(r.output);
+  for (const row of MOBILENETV2_SEED) {
+    for (const t of ['onnx-export', 'vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8', 'vamp-bench', 'vamp-bench-int8']) {
+      assert.equal(runs.get(`mobilenetv2-${row.row}:${t}`), 'ran', `mobilenetv2-${row.row}:${t}`);
+    }
+  }
+  const report = ws.readJson('dist/report/report.json');
+  const rows = report.rows;
+  assert.equal(rows.length, MOBILENETV2_SEED.length * 2, 'one fp32 and one int8 row per seed variant');
+  const md = fs.readFileSync(path.join(ws.root, 'dist/report/report.md'), 'utf8');
+  assert.match(md, /DEMO/, 'the report must say demo data was used');
+
+  const again = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench', 'report'], noDataset);
+  assert.equal(again.status, 0, again.output);
+  for (const [task, how] of taskRuns(again.output)) assert.equal(how, 'cache', `${task} reran on an unchanged workspace`);
+});
