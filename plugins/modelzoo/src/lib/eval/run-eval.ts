@@ -31,8 +31,12 @@ export async function runEval(opts: EvalOptions): Promise<EvalRun> {
     const outputName = session.outputNames[0]!;
     const { dataset } = opts;
     const indices = opts.indices ?? dataset.entries.map((_, i) => i);
-    // The class count must agree before the first batch runs, not as a wrong top-1 later.
-    const probe = await session.run({ [inputName]: new ort.Tensor('uint8', new Uint8Array(dataset.imageBytes), [1, ...dataset.manifest.shape]) });
+    // The class count must agree before the first batch runs, not as a wrong top-1 later. The probe is a
+    // full batch so it also warms ONNX Runtime's buffers for that batch size outside the timed loop.
+    const probeBatch = Math.max(1, Math.min(opts.batch, indices.length));
+    const probe = await session.run({
+      [inputName]: new ort.Tensor('uint8', new Uint8Array(dataset.imageBytes * probeBatch), [probeBatch, ...dataset.manifest.shape]),
+    });
     const classes = probe[outputName]!.dims[1]!;
     const maxLabel = Math.max(...indices.map((i) => dataset.entries[i]!.label));
     if (classes !== dataset.manifest.classes || maxLabel >= classes) {
