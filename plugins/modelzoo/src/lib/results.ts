@@ -21,9 +21,12 @@ export interface ModelCard {
   details: Record<string, unknown>;
 }
 
+export type Backend = 'onnxruntime' | 'vastai';
+
 export interface BuildManifest {
-  backend: 'onnxruntime' | 'vastai';
-  precision: 'fp32' | 'int8';
+  backend: Backend;
+  /** fp16: a VastAI build of an fp32 model (the card runs fp16, not fp32). */
+  precision: 'fp32' | 'int8' | 'fp16';
   model: string;
   sha256: string;
   /** The exported model this was built from. */
@@ -34,6 +37,8 @@ export interface BuildManifest {
   preprocess: string;
   normalizationFolded: boolean;
   details: Record<string, unknown>;
+  /** The build came from a stand-in tool (test/stand-ins), not from VastAI hardware. */
+  stand_in?: boolean;
 }
 
 export interface LatencyStats {
@@ -58,18 +63,27 @@ export interface BenchConfigResult {
   latencyMs: LatencyStats;
 }
 
+/** Latency as stored in bench.json: a figure the backend did not measure is null (vamp prints only some). */
+export type StoredLatencyStats = { [K in keyof LatencyStats]: number | null };
+
+/** One row of bench.json; the vastai backend adds its own figures under `vastai`. */
+export interface StoredBenchConfigResult extends Omit<BenchConfigResult, 'latencyMs'> {
+  latencyMs: StoredLatencyStats;
+  vastai?: Record<string, unknown>;
+}
+
 export interface BenchResult {
-  backend: 'onnxruntime' | 'vastai';
+  backend: Backend;
   model: string;
   precision: string;
   weights: WeightsLabel;
   machine: { cpu: string; cores: number; platform: string };
-  results: BenchConfigResult[];
+  results: StoredBenchConfigResult[];
   stand_in?: boolean;
 }
 
 export interface EvalResult {
-  backend: 'onnxruntime' | 'vastai';
+  backend: Backend;
   model: string;
   precision: string;
   weights: WeightsLabel;
@@ -81,5 +95,8 @@ export interface EvalResult {
   seconds: number;
   throughput: number;
   reference?: { top1: number; top5: number; tolerance: number; passed: boolean };
+  /** Figures came from a stand-in tool (test/stand-ins), not from VastAI hardware. */
   stand_in?: boolean;
+  /** Backend details (vastai: the vamp command's inputs and the npz datalist it read). */
+  details?: Record<string, unknown>;
 }

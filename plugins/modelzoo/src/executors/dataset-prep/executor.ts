@@ -4,6 +4,7 @@ import { prepareDataset } from '../../lib/dataset/prepare';
 import { runStage } from '../../lib/nx/run-executor';
 import { resolveDatasetSource } from '../../lib/nx/dataset-source';
 import { resolvePreset } from '../../lib/preprocess/spec';
+import { writeDatasetNpz } from '../../lib/vastai/stages';
 import schema from './schema.json';
 
 export interface DatasetPrepOptions {
@@ -19,16 +20,19 @@ export interface DatasetPrepOptions {
   concurrency: number;
   skipCorrupt: boolean;
   limit?: number;
+  /** npz: also write <outputPath>/npz (one .npz per image + vamp's datalist) for the VastAI backend. */
+  format: 'uint8' | 'npz';
   outputPath: string;
 }
 
 export default async function datasetPrep(options: DatasetPrepOptions, context: ExecutorContext) {
   return runStage<DatasetPrepOptions>(schema, options, context, async (o, ctx) => {
     const source = await resolveDatasetSource(o, process.env, ctx.resolve);
+    const outDir = ctx.resolve(o.outputPath);
     const manifest = await prepareDataset({
       imagesDir: source.imagesDir,
       labelsFile: source.labelsFile,
-      outDir: ctx.resolve(o.outputPath),
+      outDir,
       geometry: resolvePreset(o.preprocess, 'dataset-prep').geometry,
       calibrationSize: o.calibrationSize,
       classes: o.classes,
@@ -44,5 +48,10 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
         `${source.demo ? ' (DEMO set: set ' + o.imagesDirEnv + ' to use ImageNet val)' : ''}, ` +
         `${manifest.calibration.count} calibration, ${manifest.skipped.length} skipped\n`,
     );
+    if (o.format === 'npz') {
+      // After the uint8 shards (the npz files are written from them, so both hold the same pixels).
+      const npz = await writeDatasetNpz(outDir);
+      process.stdout.write(`${ctx.project}:${ctx.target}: ${npz.count} npz inputs for vamp in ${path.relative(ctx.workspaceRoot, npz.dir) || npz.dir}\n`);
+    }
   });
 }

@@ -1,12 +1,17 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { type BenchModelOptions, benchModel } from '../../lib/bench/bench-model';
 import { runStage } from '../../lib/nx/run-executor';
+import { requireBackendOptions } from '../../lib/vastai/backend-option';
+import { type VampToolOptions, vastaiBench } from '../../lib/vastai/stages';
 import schema from './schema.json';
 
-type VampBenchOptions = BenchModelOptions & { backend: 'onnxruntime' };
+type VampBenchOptions = BenchModelOptions & { backend: 'onnxruntime' | 'vastai'; vastai?: VampToolOptions };
 
 export default async function vampBench(options: VampBenchOptions, context: ExecutorContext) {
   return runStage<VampBenchOptions>(schema, options, context, async (o, ctx) => {
-    await benchModel({ ...o, model: ctx.resolve(o.model), outputPath: ctx.resolve(o.outputPath) });
+    const paths = { model: ctx.resolve(o.model), outputPath: ctx.resolve(o.outputPath) };
+    const vastai = requireBackendOptions(o, ctx);
+    if (vastai) await vastaiBench({ ...o, ...paths, vastai });
+    else await benchModel({ ...o, ...paths });
   });
 }

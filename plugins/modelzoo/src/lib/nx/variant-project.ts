@@ -1,6 +1,7 @@
 import type { ProjectConfiguration } from '@nx/devkit';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { ZooReference } from '../report/variants';
+import { addVastaiConfigurations } from './vastai-configuration';
 
 export interface VariantSpec {
   model: string;
@@ -82,6 +83,7 @@ export function variantProject(v: VariantSpec, root: string): ProjectConfigurati
       options: { model: `${out}/build${s}`, dataset: dataset.outputPath, outputPath: `${out}/eval${s}` },
     };
   }
+  addVastaiConfigurations(targets);
   return {
     name,
     root,

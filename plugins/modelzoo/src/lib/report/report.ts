@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
-import type { BenchResult, EvalResult, ModelCard } from '../results';
+import type { BenchResult, BuildManifest, EvalResult, ModelCard } from '../results';
 import type { VariantOutputs, ZooReference } from './variants';
 
 export interface ReportOptions {
@@ -17,6 +17,10 @@ export interface ReportRow {
   source?: string;
   weights?: string;
   precision: string;
+  /** Absent for onnxruntime rows (the default backend). */
+  backend?: 'onnxruntime' | 'vastai';
+  /** Figures came from a stand-in tool (test/stand-ins), not VastAI hardware. */
+  standIn?: boolean;
   top1?: number;
   top5?: number;
   /** top-1 points lost vs the fp32 build of the same variant (int8 rows). */
@@ -41,10 +45,13 @@ async function readOptional<T>(dir: string | undefined, file: string): Promise<T
   }
 }
 
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /** Best throughput over the swept batch sizes, as the zoo reports "img/s". */
 function bestThroughput(b: BenchResult | undefined): { imgPerSec: number; batch: number } | undefined {
-  if (!b || b.results.length === 0) return undefined;
-  const best = b.results.reduce((a, r) => (r.throughput > a.throughput ? r : a));
+  const rows = (b?.results ?? []).filter((r) => isNum(r.throughput));
+  if (rows.length === 0) return undefined;
+  const best = rows.reduce((a, r) => (r.throughput > a.throughput ? r : a));
   return { imgPerSec: best.throughput, batch: best.batch };
 }
 
@@ -52,10 +59,14 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
   const rows: ReportRow[] = [];
   for (const v of variants) {
     const card = await readOptional<ModelCard>(v.exportDir, 'model-card.json');
-    let fp32: { top1?: number; bench?: BenchResult } = {};
+    // The float build each int8 row is compared with, per backend.
+    const float: Record<string, { top1?: number; bench?: BenchResult }> = {};
     for (const b of v.builds) {
+      const backend = b.backend ?? 'onnxruntime';
       const ev = await readOptional<EvalResult>(b.evalDir, 'eval.json');
       const bench = await readOptional<BenchResult>(b.benchDir, 'bench.json');
+      if (backend !== 'onnxruntime' && !ev && !bench) continue;
+      const build = backend !== 'onnxruntime' ? await readOptional<BuildManifest>(b.buildDir, 'build.json') : undefined;
       const tp = bestThroughput(bench);
       const row: ReportRow = {
         project: v.project,
@@ -63,9 +74,9 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
         variant: v.variant,
         source: card?.source,
         weights: card?.weights,
-        precision: b.precision,
-        top1: ev?.top1,
-        top5: ev?.top5,
+        precision: build?.precision ?? b.precision,
+        top1: isNum(ev?.top1) ? ev.top1 : undefined,
+        top5: isNum(ev?.top5) ? ev.top5 : undefined,
         images: ev?.images,
         demoData: ev?.demoData,
         mmacs: card ? card.macs / 1e6 : undefined,
@@ -74,11 +85,16 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
         imgPerSec: tp?.imgPerSec,
         reference: v.reference,
       };
-      if (b.precision === 'fp32') fp32 = { top1: ev?.top1, bench };
+      if (backend !== 'onnxruntime') {
+        row.backend = backend;
+        if (ev?.stand_in || bench?.stand_in || build?.stand_in) row.standIn = true;
+      }
+      if (b.precision !== 'int8') float[backend] = { top1: row.top1, bench };
       else {
-        if (fp32.top1 !== undefined && ev) row.top1Drop = fp32.top1 - ev.top1;
-        const base = fp32.bench?.results.find((r) => r.batch === tp?.batch);
-        if (base && tp) row.speedup = tp.imgPerSec / base.throughput;
+        const fp = float[backend] ?? {};
+        if (fp.top1 !== undefined && row.top1 !== undefined) row.top1Drop = fp.top1 - row.top1;
+        const base = fp.bench?.results.find((r) => r.batch === tp?.batch);
+        if (base && tp && isNum(base.throughput) && base.throughput > 0) row.speedup = tp.imgPerSec / base.throughput;
       }
       rows.push(row);
     }
@@ -86,11 +102,15 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
   return rows;
 }
 
-const fmt = (v: number | undefined, digits: number) => (v === undefined ? '–' : v.toFixed(digits));
+/** A number the stage did not produce (absent, null in JSON, NaN) is shown as '—'. */
+export const MISSING = '—';
+const fmt = (v: number | null | undefined, digits: number) => (isNum(v) ? v.toFixed(digits) : MISSING);
+const precisionCell = (r: ReportRow) => (r.backend ? `${r.precision} (${r.backend}${r.standIn ? ' stand-in' : ''})` : r.precision);
 
 export function renderMarkdown(title: string, rows: ReportRow[]): string {
   const demo = rows.some((r) => r.demoData);
   const random = rows.some((r) => r.weights === 'random-init');
+  const standIn = rows.some((r) => r.standIn);
   const lines = [
     `# ${title}`,
     '',
@@ -98,13 +118,19 @@ export function renderMarkdown(title: string, rows: ReportRow[]): string {
     '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.variant} | ${r.weights ?? '–'} | ${r.precision} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mmacs, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? '–'} | ${fmt(r.imgPerSec, 1)} | ${r.speedup ? r.speedup.toFixed(2) + '×' : '–'} |`,
+        `| ${r.model} | ${r.variant} | ${r.weights ?? MISSING} | ${precisionCell(r)} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mmacs, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? MISSING} | ${fmt(r.imgPerSec, 1)} | ${isNum(r.speedup) ? r.speedup.toFixed(2) + '×' : MISSING} |`,
     ),
     '',
   ];
   if (demo) lines.push('**Accuracy was measured on the built-in DEMO images, not ImageNet val**: set MODELZOO_IMAGENET_VAL for real figures.', '');
+  if (standIn) {
+    lines.push(
+      '**Rows marked `stand-in` came from the VastAI stand-ins in test/stand-ins (ONNX Runtime on this CPU), not VastAI hardware**: their accuracy checks the VastAI path, their img/s says nothing about the card.',
+      '',
+    );
+  }
   if (random) lines.push('Rows with `random-init` weights use the builder\'s deterministic random weights: their accuracy is chance level by design.', '');
-  lines.push('MMACs: Conv/Gemm multiply-accumulates counted from the ONNX graph (the zoo\'s flops(M) column also counts BN/activation ops); img/s: best over the benchmarked batch sizes on this machine.', '');
+  lines.push(`MMACs: Conv/Gemm multiply-accumulates counted from the ONNX graph (the zoo's flops(M) column also counts BN/activation ops); img/s: best over the benchmarked batch sizes on this machine; ${MISSING}: not measured.`, '');
   return lines.join('\n');
 }
 

@@ -15,7 +15,7 @@ export interface VariantOutputs {
   variant: string;
   reference: ZooReference;
   exportDir?: string;
-  builds: { precision: string; buildDir?: string; benchDir?: string; evalDir?: string }[];
+  builds: { precision: string; backend?: 'onnxruntime' | 'vastai'; buildDir?: string; benchDir?: string; evalDir?: string }[];
 }
 
 /**
@@ -31,8 +31,9 @@ export function variantsFromProjects(
   for (const [name, p] of Object.entries(projects).sort(([a], [b]) => a.localeCompare(b))) {
     if (!(p.tags ?? []).includes(tag)) continue;
     const targets = p.targets ?? {};
-    const outPath = (t: string) => {
-      const o = targets[t]?.options as { outputPath?: string } | undefined;
+    const outPath = (t: string, configuration?: string) => {
+      const base = targets[t]?.options as { outputPath?: string } | undefined;
+      const o = configuration ? { ...base, ...(targets[t]?.configurations?.[configuration] as { outputPath?: string } | undefined) } : base;
       return o?.outputPath ? resolve(o.outputPath) : undefined;
     };
     const exportOpts = (targets['onnx-export']?.options ?? {}) as { model?: string; variant?: string };
@@ -45,6 +46,17 @@ export function variantsFromProjects(
         buildDir: outPath(`vamc-build${suffix}`),
         benchDir: outPath(`vamp-bench${suffix}`),
         evalDir: outPath(`vamp-eval${suffix}`),
+      });
+    }
+    // The `vastai` configuration's outputs (-c vastai); rows appear only where it has results.
+    for (const suffix of ['', '-int8']) {
+      if (!targets[`vamc-build${suffix}`]?.configurations?.['vastai']) continue;
+      builds.push({
+        precision: suffix ? 'int8' : 'fp16',
+        backend: 'vastai',
+        buildDir: outPath(`vamc-build${suffix}`, 'vastai'),
+        benchDir: outPath(`vamp-bench${suffix}`, 'vastai'),
+        evalDir: outPath(`vamp-eval${suffix}`, 'vastai'),
       });
     }
     out.push({

@@ -24,3 +24,16 @@ export { runVamcBuild, type VamcBuildOptions, type VamcBuildDetails, VAMC_CONFIG
 export { runVampBench } from './vamp-bench';
 export { runVampEval, decodeVampOutputs, type VampEvalOptions } from './vamp-eval';
 export { VASTAI_OPTIONS_SCHEMA, NPZ_FORMAT_SCHEMA } from './options-schema';
+export {
+  vastaiBuild,
+  vastaiBench,
+  vastaiEval,
+  writeDatasetNpz,
+  readVastaiBuild,
+  readNpzInputs,
+  vamcQuantization,
+  formatVampBenchTable,
+  NPZ_SUBDIR,
+  type VastaiBuildOptionsObject,
+  type VampToolOptions,
+} from './stages';

@@ -1,4 +1,5 @@
 /**
+ * The `vastai` option objects take effect with `backend: 'vastai'` (the Nx configuration `vastai` sets both).
  * JSON-schema fragments for the executors' schema.json files: a `vastai` object on vamc-build,
  * vamp-bench and vamp-eval (present = use the VastAI backend), and `format` on dataset-prep.
  */
@@ -15,8 +16,8 @@ const common = {
     description: "Tool-format generation: '2023' (vamc build, vdsp_op_type params) or '2025' (vamc compile, OpType params).",
   },
   vampPath: tool('vamp', 'VAMP_PATH'),
-  batch: { type: 'integer', minimum: 1, default: 1, description: 'vamp -b' },
-  instances: { type: 'integer', minimum: 1, default: 1, description: 'vamp -i: model instances per device' },
+  batch: { type: 'integer', minimum: 1, description: "vamp -b (default: the target's own batch option)" },
+  instances: { type: 'integer', minimum: 1, description: "vamp -i: model instances per device (default: the target's instances option, else 1)" },
   processes: { type: 'integer', minimum: 1, default: 1, description: 'vamp -p' },
   device: { type: 'integer', minimum: 0, description: 'vamp -d: device id' },
   timeoutSeconds: { type: 'number', exclusiveMinimum: 0, description: 'Kill the tool after this many seconds.' },
@@ -45,7 +46,7 @@ export const VASTAI_OPTIONS_SCHEMA = {
     additionalProperties: false,
     properties: {
       vampPath: common.vampPath,
-      batch: { type: 'array', items: common.batch, default: [1], description: 'vamp -b, one run per value' },
+      batch: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, description: "vamp -b, one run per value (default: the target's batch option)" },
       instances: common.instances,
       processes: common.processes,
       device: common.device,
@@ -61,7 +62,7 @@ export const VASTAI_OPTIONS_SCHEMA = {
       instances: common.instances,
       processes: common.processes,
       device: common.device,
-      npzDir: { type: 'string', description: 'Where the npz inputs are (default: written by dataset-prep with format: npz).' },
+      npzDir: { type: 'string', description: "Where the npz inputs are (default: <dataset>/npz, written by dataset-prep with format: npz)." },
       timeoutSeconds: common.timeoutSeconds,
     },
   },

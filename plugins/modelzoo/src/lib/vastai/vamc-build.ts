@@ -39,6 +39,8 @@ export interface VamcBuildOptions {
   extraSoftmax?: boolean;
   vamcPath?: string;
   timeoutMs?: number;
+  /** Called inside the temp output directory before it is swapped in (e.g. to write build.json). */
+  onComplete?: (tmpDir: string, details: VamcBuildDetails) => Promise<void>;
 }
 
 /** What the executor puts into BuildManifest.details (backend 'vastai'); paths relative to outDir. */
@@ -126,7 +128,7 @@ export async function runVamcBuild(o: VamcBuildOptions): Promise<VamcBuildDetail
     }
     const hash = createHash('sha256');
     for (const n of names) hash.update(n).update(await fs.readFile(path.join(modelDir, n)));
-    return {
+    const details: VamcBuildDetails = {
       generation: o.generation,
       tool: `vamc ${sub}` as VamcBuildDetails['tool'],
       vamc,
@@ -142,5 +144,7 @@ export async function runVamcBuild(o: VamcBuildOptions): Promise<VamcBuildDetail
       seconds: run.seconds,
       stand_in: run.stdout.includes(STAND_IN_MARKER),
     };
+    await o.onComplete?.(tmp, details);
+    return details;
   });
 }
