@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
 import { selectCalibration } from '../../plugins/modelzoo/src/lib/dataset/calibration';
+import { prepareDataset, type CalibrationJson } from '../../plugins/modelzoo/src/lib/dataset/prepare';
+import { openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
+import type { GeometrySpec } from '../../plugins/modelzoo/src/lib/preprocess/spec';
+import { REPO_ROOT } from '../helpers/shared';
 
 /** 10 classes with uneven sizes (3..12 images), interleaved like a val list. */
 function entries(): { file: string; label: number }[] {
@@ -37,4 +46,85 @@ test('calibration subset is deterministic, independent of list order, and seed-d
   assert.notDeepEqual(selectCalibration(e, 23, 'other-seed'), a);
   assert.deepEqual(selectCalibration(e, 1000), e.map((_, i) => i), 'size >= count takes everything');
   assert.deepEqual(selectCalibration(e, 0), []);
+});
+
+// --- calibration.json: the calibration images and a hash of exactly their tensors -------------------
+
+const DEMO = path.join(REPO_ROOT, 'data', 'demo');
+const G: GeometrySpec = { resize: 'shorter', resizeSize: 72, interpolation: 'bilinear', backend: 'pillow', cropSize: 64 };
+
+function demoCopy(): { dir: string; labels: string; root: string } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-calib-'));
+  const dir = path.join(root, 'images');
+  fs.cpSync(DEMO, dir, { recursive: true });
+  return { dir, labels: path.join(dir, 'val_label.txt'), root };
+}
+
+async function prepare(src: { dir: string; labels: string; root: string }, name: string, extra: { skipCorrupt?: boolean } = {}) {
+  const outDir = path.join(src.root, name);
+  const m = await prepareDataset({ imagesDir: src.dir, labelsFile: src.labels, outDir, geometry: G, classes: 4, calibrationSize: 8, shardSize: 5, concurrency: 2, ...extra });
+  const json = JSON.parse(fs.readFileSync(path.join(outDir, 'calibration.json'), 'utf8')) as CalibrationJson;
+  return { m, json, outDir };
+}
+
+/** Re-encodes an image with its pixels inverted: same name, same size, different content. */
+async function invertPixels(file: string): Promise<void> {
+  const out = await sharp(fs.readFileSync(file)).negate().jpeg({ quality: 95 }).toBuffer();
+  fs.writeFileSync(file, out);
+}
+
+/** The calibration hash recomputed independently, from the reader's view of the written dataset. */
+async function expectedSha(outDir: string): Promise<string> {
+  const ds = await openDataset(outDir);
+  try {
+    return createHash('sha256').update(await ds.readImages(await ds.calibrationIndices())).digest('hex');
+  } finally {
+    await ds.close();
+  }
+}
+
+test('calibration.json lists the subset and hashes exactly its tensors, in calibration order', async () => {
+  const src = demoCopy();
+  const { m, json, outDir } = await prepare(src, 'a');
+  const ds = await openDataset(outDir);
+  const calib = await ds.calibrationIndices();
+  assert.equal(json.count, 8);
+  assert.deepEqual(json.images.map((e) => e.index), calib);
+  assert.deepEqual(json.images.map((e) => [e.file, e.label]), calib.map((i) => [ds.entries[i]!.file, ds.entries[i]!.label]));
+  await ds.close();
+  assert.equal(json.sha256, await expectedSha(outDir));
+  assert.equal(m.calibration.json, 'calibration.json');
+  assert.equal(m.calibration.tensorsSha256, json.sha256);
+});
+
+test('calibration sha changes with a calibration image, not with any other image', async () => {
+  const src = demoCopy();
+  const base = await prepare(src, 'base');
+  const calibFiles = new Set(base.json.images.map((e) => e.file));
+  const lines = fs.readFileSync(src.labels, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+  const other = lines.find((f) => !calibFiles.has(f))!;
+  const member = base.json.images[3]!.file;
+
+  await invertPixels(path.join(src.dir, other));
+  const afterOther = await prepare(src, 'other');
+  assert.notDeepEqual(afterOther.m.shards.map((s) => s.sha256), base.m.shards.map((s) => s.sha256), 'the dataset did change');
+  assert.deepEqual(afterOther.json, base.json, 'selection and hash unchanged by a non-calibration image');
+
+  await invertPixels(path.join(src.dir, member));
+  const afterMember = await prepare(src, 'member');
+  assert.deepEqual(afterMember.json.images, base.json.images, 'selection depends on names and labels only');
+  assert.notEqual(afterMember.json.sha256, base.json.sha256);
+  assert.equal(afterMember.json.sha256, await expectedSha(afterMember.outDir));
+});
+
+test('with a skipped image the calibration hash is recomputed for the new subset', async () => {
+  const src = demoCopy();
+  const base = await prepare(src, 'base');
+  const victim = base.json.images[0]!.file;
+  fs.writeFileSync(path.join(src.dir, victim), Buffer.from('\xff\xd8\xff garbage, not a JPEG'));
+  const { m, json, outDir } = await prepare(src, 'skip', { skipCorrupt: true });
+  assert.equal(m.skipped.length, 1);
+  assert.ok(!json.images.some((e) => e.file === victim));
+  assert.equal(json.count, 8);
+  assert.equal(json.sha256, await expectedSha(outDir));
 });

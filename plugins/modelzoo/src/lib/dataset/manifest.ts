@@ -18,7 +18,16 @@ export interface DatasetManifest {
   /** One line per image, datalist order: `relative/file.JPEG label`. */
   datalist: string;
   /** Indices (into the datalist) of the class-balanced calibration subset. */
-  calibration: { file: string; count: number; sha256: string };
+  calibration: {
+    file: string;
+    count: number;
+    /** sha256 of `file` (the index list). */
+    sha256: string;
+    /** calibration.json: files, labels, indices and `tensorsSha256` (absent in older outputs). */
+    json?: string;
+    /** sha256 over the calibration images' uint8 tensors in calibration order. */
+    tensorsSha256?: string;
+  };
   skipped: { file: string; reason: string }[];
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,6 +60,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
     const pool = new PreprocessPool({ geometry: opts.geometry, threads });
     const shards = new ShardWriter(tmp, shardSize, imageBytes);
     const kept: LabelLine[] = [];
+    const calibHash = createHash('sha256');
     const skipped: { file: string; reason: string }[] = [];
     const progress = new Progress('dataset-prep', lines.length);
     try {
@@ -68,6 +70,10 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
           (data) => ({ ok: true, data }),
           (err: unknown) => ({ ok: false, reason: describeFailure(err, l, opts.imagesDir) }),
         );
+      // The calibration subset depends only on file names and labels, so it is known before any pixel
+      // is decoded and its tensors can be hashed as they stream past, in shard (= ascending) order. A
+      // skipped image changes the subset; the hash is then recomputed from the shards at the end.
+      const plannedSet = new Set(selectCalibration(lines, calibrationSize));
       const window = threads * 4;
       const inFlight: Promise<Outcome>[] = [];
       let next = 0;
@@ -76,6 +82,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
         const l = lines[i]!;
         const r = await inFlight.shift()!;
         if (r.ok) {
+          if (plannedSet.has(i)) calibHash.update(r.data);
           await shards.append(r.data);
           kept.push(l);
         } else if (opts.skipCorrupt) {
@@ -99,6 +106,14 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
     const calib = selectCalibration(kept, calibrationSize);
     const calibText = calib.map((i) => `${i}\n`).join('');
     await fs.writeFile(path.join(tmp, 'calibration.txt'), calibText);
+    const tensorsSha256 =
+      skipped.length === 0 ? calibHash.digest('hex') : await hashShardImages(tmp, shards.shards, imageBytes, calib);
+    const calibJson: CalibrationJson = {
+      count: calib.length,
+      images: calib.map((i) => ({ file: kept[i]!.file, label: kept[i]!.label, index: i })),
+      sha256: tensorsSha256,
+    };
+    await fs.writeFile(path.join(tmp, 'calibration.json'), JSON.stringify(calibJson, null, 2) + '\n');
     const manifest: DatasetManifest = {
       format: 'modelzoo-uint8-chw/1',
       geometry: opts.geometry,
@@ -109,12 +124,63 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
       source: { dir: opts.imagesDir, labels: opts.labelsFile, fingerprint },
       shards: shards.shards,
       datalist: 'datalist.txt',
-      calibration: { file: 'calibration.txt', count: calib.length, sha256: sha256(calibText) },
+      calibration: {
+        file: 'calibration.txt',
+        count: calib.length,
+        sha256: sha256(calibText),
+        json: 'calibration.json',
+        tensorsSha256,
+      },
       skipped,
     };
     await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     return manifest;
   });
+}
+
+/**
+ * `calibration.json`: which images calibrate an int8 build, and a hash of exactly their preprocessed
+ * tensors, so a downstream task can depend on the calibration content alone: changing any other image
+ * leaves it unchanged.
+ */
+export interface CalibrationJson {
+  count: number;
+  /** Calibration order (ascending datalist index). */
+  images: { file: string; label: number; index: number }[];
+  /** sha256 over the uint8 CHW tensors of `images`, concatenated in that order. */
+  sha256: string;
+}
+
+/** sha256 over the tensors at datalist `indices` (ascending), read back from the written shards. */
+async function hashShardImages(
+  dir: string,
+  shards: readonly { file: string; count: number }[],
+  imageBytes: number,
+  indices: readonly number[],
+): Promise<string> {
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(imageBytes);
+  let k = 0;
+  let first = 0;
+  for (const s of shards) {
+    if (k >= indices.length) break;
+    if (indices[k]! >= first + s.count) {
+      first += s.count;
+      continue;
+    }
+    const fh = await fs.open(path.join(dir, s.file), 'r');
+    try {
+      for (; k < indices.length && indices[k]! < first + s.count; k++) {
+        const { bytesRead } = await fh.read(buf, 0, imageBytes, (indices[k]! - first) * imageBytes);
+        if (bytesRead !== imageBytes) throw new Error(`${s.file}: short read at image ${indices[k]}`);
+        h.update(buf);
+      }
+    } finally {
+      await fh.close();
+    }
+    first += s.count;
+  }
+  return h.digest('hex');
 }
 
 /** The worker's message already names the file; a missing file gets a plainer message. */
