@@ -7,7 +7,7 @@ import { buildMobileNetV2, seededRandom } from '../../plugins/modelzoo/src/lib/o
 import { type Model, decodeModel, encodeModel, tensorToFloat32 } from '../../plugins/modelzoo/src/lib/onnx/proto';
 import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
 import { type CalibrationSource, quantizeModel, resolveInt8Options } from '../../plugins/modelzoo/src/lib/quant';
-import { quantizeWeight } from '../../plugins/modelzoo/src/lib/quant/qdq';
+import { WEIGHT_MIN_LEVELS, quantizeWeight, weightScale } from '../../plugins/modelzoo/src/lib/quant/qdq';
 import { foldNormalization } from '../../plugins/modelzoo/src/lib/runtime/fold-normalization';
 import { createSession, ort } from '../../plugins/modelzoo/src/lib/runtime/session';
 
@@ -97,18 +97,46 @@ test('int8 logits stay close to fp32 on held-out images', async () => {
   assert.ok(snr > 14, `SNR ${snr} dB`);
 });
 
-test('per-channel weight scales are max|w| / 127 of each output channel', () => {
+test('per-channel weight scales: max|w| / k (k in [64, 127]) with the least rounding error, max|w| never clipped', () => {
   // [3 out, 2 in, 1, 1]: channel maxima 1, 0.5, 2.54.
   const w = Float32Array.from([1, -0.25, 0.5, 0.1, -2.54, 2]);
   const q = quantizeWeight(w, [3, 2, 1, 1], 0, true);
-  assert.deepEqual(Array.from(q.scales), [1 / 127, 0.5 / 127, 2.54 / 127].map(Math.fround));
-  assert.deepEqual(Array.from(q.data), [127, -32, 127, 25, -127, 100]);
+  const err = (c: number, s: number) => [0, 1].reduce((e, j) => e + (w[2 * c + j]! - s * Math.round(w[2 * c + j]! / s)) ** 2, 0);
+  [1, 0.5, 2.54].forEach((m, c) => {
+    const k = Math.round(m / q.scales[c]!);
+    assert.ok(k >= WEIGHT_MIN_LEVELS && k <= 127, `channel ${c}: ${k} steps`);
+    assert.ok(Math.abs(q.scales[c]! - Math.fround(m / k)) <= 1e-7 * q.scales[c]!);
+    assert.equal(Math.abs(q.data[2 * c]!), k); // the channel's max is exact
+    assert.ok(err(c, q.scales[c]!) <= err(c, m / 127) + 1e-15, `channel ${c} is no worse than max/127`);
+  });
+  // 1 and -0.25 are both exact at 1/124: the textbook 1/127 would round -0.25 to -32/127.
+  assert.deepEqual([q.data[0], q.data[1]], [124, -31]);
   const perTensor = quantizeWeight(w, [3, 2, 1, 1], 0, false);
   assert.equal(perTensor.scales.length, 1);
-  assert.equal(perTensor.data[2], 25); // 0.5 at scale 2.54/127
   // Gemm [K, N] (transB = 0): channels run along axis 1.
   const g = quantizeWeight(Float32Array.from([1, 4, -2, 1]), [2, 2], 1, true);
-  assert.deepEqual(Array.from(g.scales), [2 / 127, 4 / 127].map(Math.fround));
+  assert.deepEqual(Array.from(g.scales).map((s, c) => Math.round([2, 4][c]! / s)), [2 / g.scales[0]!, 4 / g.scales[1]!].map(Math.round));
+  assert.ok(g.scales[0]! >= 2 / 127 - 1e-9 && g.scales[1]! >= 4 / 127 - 1e-9);
+});
+
+test('weights already on an int8 grid (QAT / re-exported int8 models) are recovered exactly', () => {
+  const rand = seededRandom(7);
+  // 16 depthwise 3x3 channels on a per-tensor grid (step 0.01), like TFLite QAT weights; a channel's max
+  // sits 97 or 40 steps from zero, not 127, so max|w| / 127 is off the grid.
+  const w = new Float32Array(16 * 9);
+  for (let c = 0; c < 16; c++) {
+    const b = c % 2 ? 40 : 97;
+    for (let j = 0; j < 9; j++) w[c * 9 + j] = Math.fround(0.01 * (j === 0 ? (c % 4 < 2 ? b : -b) : Math.floor(rand() * (2 * b + 1)) - b));
+  }
+  const q = quantizeWeight(w, [16, 1, 3, 3], 0, true);
+  let worst = 0;
+  for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(q.data[i]! * q.scales[Math.floor(i / 9)]! - w[i]!));
+  assert.ok(worst < 1e-6, `max weight error ${worst}`);
+  // Smooth (off-grid) weights: never worse than the textbook max|w| / 127.
+  const r = Float32Array.from({ length: 64 }, () => rand() * 2 - 1);
+  const m = r.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  const sse = (s: number) => r.reduce((e, v) => e + (v - s * Math.round(v / s)) ** 2, 0);
+  assert.ok(sse(weightScale(r, m)) <= sse(m / 127));
 });
 
 test('the QDQ model carries per-channel int8 weights, int32 biases at input scale x weight scale', async () => {

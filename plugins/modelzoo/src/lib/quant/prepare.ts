@@ -6,7 +6,9 @@ import {
   type Tensor,
   floatTensor,
   getAttr,
+  getIntAttr,
   modelOpset,
+  node,
   onnx,
   tensorToFloat32,
 } from '../onnx/proto';
@@ -40,6 +42,8 @@ export function prepareGraph(model: Model): PreparedGraph {
   graph.initializer = graph.initializer ?? [];
   nameNodes(graph);
   foldBatchNorms(graph);
+  classifierConvToGemm(graph);
+  removeOutputIdentities(graph);
   removeUnusedInitializers(graph);
   return { model: out, activations: findFoldableActivations(graph) };
 }
@@ -128,6 +132,66 @@ export function removeUnusedInitializers(graph: Graph): void {
   });
   // Older exporters list initializers as graph inputs too; those go with their initializer.
   graph.input = (graph.input ?? []).filter((i) => !removed.has(i.name ?? ''));
+}
+
+/**
+ * A classifier written as a 1x1 Conv on a GlobalAveragePool output followed by Flatten (TF/Keras exports)
+ * becomes Flatten -> Gemm. The values are identical, but ONNX Runtime then runs it as QGemm with a float
+ * output, so the logits are never rounded to 8 bits: a Conv always writes a quantized tensor, and one
+ * uint8 scale over every class's logit (max calibration: the largest logit seen) rounds close scores
+ * together and flips the top-1 between near-ties. The float tail (Q, DQ, Flatten) goes away too.
+ */
+function classifierConvToGemm(graph: Graph): void {
+  const inits = initializerMap(graph);
+  const consumers = consumersOf(graph);
+  const producers = new Map<string, Node>();
+  for (const n of graph.node!) for (const o of n.output ?? []) producers.set(o, n);
+  const replace = new Map<Node, Node[]>();
+  const drop = new Set<Node>();
+  for (const conv of graph.node!) {
+    if (conv.opType !== 'Conv') continue;
+    const [x, wName, bName] = conv.input ?? [];
+    const w = inits.get(wName ?? '');
+    const dims = (w?.dims ?? []).map(Number);
+    if (!w || dims.length !== 4 || dims[2] !== 1 || dims[3] !== 1) continue;
+    if (bName && (!inits.has(bName) || (inits.get(bName)!.dims ?? []).map(Number).join() !== String(dims[0]))) continue;
+    if (getIntAttr(conv, 'group', 1) !== 1 || producers.get(x ?? '')?.opType !== 'GlobalAveragePool') continue;
+    if ((getAttr(conv, 'pads')?.ints ?? []).some((p) => Number(p) !== 0)) continue;
+    if ((getAttr(conv, 'dilations')?.ints ?? []).some((d) => Number(d) !== 1)) continue;
+    const y = conv.output?.[0] ?? '';
+    const users = consumers.get(y) ?? [];
+    const flat = users[0];
+    if (users.length !== 1 || flat!.opType !== 'Flatten' || getIntAttr(flat!, 'axis', 1) !== 1 || isGraphOutput(graph, y)) continue;
+    const w2 = `${conv.name}.weight_2d`;
+    graph.initializer!.push(floatTensor(w2, [dims[0]!, dims[1]!], tensorToFloat32(w)));
+    const flatIn = `${conv.name}.input_flat`;
+    replace.set(conv, [
+      node('Flatten', [x!], [flatIn], { axis: 1 }, `${conv.name}.flatten`),
+      node('Gemm', [flatIn, w2, ...(bName ? [bName] : [])], [flat!.output![0]!], { transB: 1 }, conv.name!),
+    ]);
+    drop.add(flat!);
+  }
+  graph.node = graph.node!.filter((n) => !drop.has(n)).flatMap((n) => replace.get(n) ?? [n]);
+}
+
+/**
+ * Identity nodes that only copy a tensor into a graph output are removed (the producer writes the output
+ * name), so the quantizer sees which compute node writes the logits.
+ */
+function removeOutputIdentities(graph: Graph): void {
+  const consumers = consumersOf(graph);
+  const drop = new Set<Node>();
+  for (const id of graph.node!) {
+    if (id.opType !== 'Identity') continue;
+    const x = id.input?.[0] ?? '';
+    const y = id.output?.[0] ?? '';
+    if (!isGraphOutput(graph, y) || isGraphOutput(graph, x) || (consumers.get(x) ?? []).length !== 1) continue;
+    const producer = graph.node!.find((n) => (n.output ?? []).includes(x));
+    if (!producer) continue;
+    producer.output = producer.output!.map((o) => (o === x ? y : o));
+    drop.add(id);
+  }
+  graph.node = graph.node!.filter((n) => !drop.has(n));
 }
 
 const FOLD_INTO = new Set(['Conv', 'Gemm', 'Add']);

@@ -42,9 +42,42 @@ export interface WeightQuant {
 
 const INT32_MAX = 2147483647;
 
+/** Smallest clip-free step count tried: max|w| / k for k in [WEIGHT_MIN_LEVELS, 127]. */
+export const WEIGHT_MIN_LEVELS = 64;
+
 /**
- * Quantizes a weight along `axis` (the output channel). When a bias is given, a channel's scale is raised
- * where the bias would not fit int32 at scale inputScale * weightScale (tiny-weight channels).
+ * The scale of one channel: max|w| / k for the k in [64, 127] whose rounding error (sum of squares over
+ * the channel's weights) is smallest, ties to the finer step. max|w| always stays exactly representable,
+ * so nothing is clipped. k = 127 (the textbook max|w| / 127) is one candidate; the search matters for
+ * weights that already lie on a grid, as in quantization-aware-trained and re-exported int8 models: any
+ * grid step whose multiple max|w| is at most 127 steps has a multiple k in [64, 127], which represents
+ * every weight exactly, where max|w| / 127 would add up to half a step of noise to every one. Depthwise
+ * 3x3 kernels (9 weights a channel) are where that noise hurts most.
+ */
+export function weightScale(values: Float32Array, maxAbs: number): number {
+  if (!(maxAbs > 0)) return 1;
+  // float32 rounding leaves ~1e-7 relative residuals on an exact grid: below `tol` counts as exact.
+  const tol = values.length * (maxAbs * 2 ** -20) ** 2;
+  let best = { err: Infinity, scale: Math.fround(maxAbs / 127) };
+  for (let k = 127; k >= WEIGHT_MIN_LEVELS; k--) {
+    const s = Math.fround(maxAbs / k);
+    const inv = 1 / s;
+    let err = 0;
+    for (let i = 0; i < values.length && err < best.err; i++) {
+      const v = values[i]!;
+      const d = v - s * Math.round(v * inv);
+      err += d * d;
+    }
+    if (err < best.err - tol || best.err === Infinity) best = { err, scale: s };
+    if (best.err <= tol) break;
+  }
+  return best.scale;
+}
+
+/**
+ * Quantizes a weight along `axis` (the output channel), each channel's scale from weightScale. When a
+ * bias is given, a channel's scale is raised where the bias would not fit int32 at scale
+ * inputScale * weightScale (tiny-weight channels).
  */
 export function quantizeWeight(
   w: Float32Array,
@@ -57,14 +90,22 @@ export function quantizeWeight(
   const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
   const channelOf = (i: number) => (perChannel ? Math.floor(i / inner) % dims[axis]! : 0);
   const maxAbs = new Float64Array(channels);
+  const sizes = new Int32Array(channels);
   for (let i = 0; i < w.length; i++) {
     const c = channelOf(i);
+    sizes[c]!++;
     const a = Math.abs(w[i]!);
     if (a > maxAbs[c]!) maxAbs[c] = a;
   }
+  const byChannel = Array.from(sizes, (n) => new Float32Array(n));
+  const fill = new Int32Array(channels);
+  for (let i = 0; i < w.length; i++) {
+    const c = channelOf(i);
+    byChannel[c]![fill[c]!++] = w[i]!;
+  }
   const scales = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
-    let s = maxAbs[c]! > 0 ? maxAbs[c]! / 127 : 1;
+    let s = weightScale(byChannel[c]!, maxAbs[c]!);
     if (bias) {
       let bMax = 0;
       for (let o = 0; o < bias.values.length; o++) if (!perChannel || o === c) bMax = Math.max(bMax, Math.abs(bias.values[o]!));
