@@ -43,3 +43,31 @@ test('the report joins card, eval and bench per precision, with int8 drop and sp
   assert.match(markdown, /random-init/);
   assert.ok(fs.existsSync(resolve('dist/report/report.json')));
 });
+
+test("vastai rows come from the 'vastai' configuration's outputs, marked stand-in; missing numbers render as '—'", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'report-vastai-'));
+  const resolve = (p: string) => path.join(root, p);
+  const projects = { 'mobilenetv2-tv': variantProject({ model: 'mobilenetv2', row: 'tv', preprocess: 'torchvision', width: 1 }, 'models/mobilenetv2/tv') };
+  const variants = variantsFromProjects(projects as any, 'variant', resolve);
+  const base = resolve('dist/models/mobilenetv2/tv');
+  // No model card, no onnxruntime results at all, only a vastai build with a bench that lacks percentiles.
+  writeJson(`${base}/vastai/build/build.json`, { backend: 'vastai', precision: 'fp16', stand_in: true });
+  writeJson(`${base}/vastai/eval/eval.json`, { backend: 'vastai', top1: 60, top5: 80, images: 12, demoData: false, stand_in: true });
+  const nullLatency = { min: null, mean: 2, p50: null, p90: null, p95: null, p99: null, max: null };
+  writeJson(`${base}/vastai/bench/bench.json`, { backend: 'vastai', stand_in: true, results: [{ batch: 1, throughput: 100, latencyMs: nullLatency }] });
+  writeJson(`${base}/vastai/bench-int8/bench.json`, { backend: 'vastai', stand_in: true, results: [{ batch: 1, throughput: 250, latencyMs: nullLatency }] });
+  writeJson(`${base}/vastai/eval-int8/eval.json`, { backend: 'vastai', top1: null, top5: 79, images: 12, stand_in: true });
+  const { rows, markdown } = await writeReport(variants, { tag: 'variant', title: 'T', outputPath: resolve('dist/report') });
+  // onnxruntime rows are always listed (their numbers missing); vastai rows only where they have results.
+  assert.deepEqual(rows.map((r) => [r.precision, r.backend]), [['fp32', undefined], ['int8', undefined], ['fp16', 'vastai'], ['int8', 'vastai']]);
+  const [, , fp16, int8] = rows;
+  assert.equal(fp16!.standIn, true);
+  assert.equal(int8!.top1, undefined);
+  assert.equal(int8!.top1Drop, undefined);
+  assert.ok(Math.abs(int8!.speedup! - 2.5) < 1e-9, 'int8 speedup is against the same backend\'s float build');
+  assert.match(markdown, /\| mobilenetv2 \| tv \| — \| fp32 \| — \| — \| — \|/);
+  assert.match(markdown, /\| fp16 \(vastai stand-in\) \| 60\.00 \| 80\.00 \|/);
+  assert.match(markdown, /\| int8 \(vastai stand-in\) \| — \| 79\.00 \| — \|/);
+  assert.match(markdown, /stand-in.*not VastAI hardware/);
+  assert.ok(!markdown.includes('NaN') && !markdown.includes('null') && !markdown.includes('undefined'), markdown);
+});
