@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
+import { type VariantSpec, variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
 import { vastaiDatasetConfiguration } from '../../plugins/modelzoo/src/lib/nx/vastai-configuration';
 import { parseVamcYaml } from '../../plugins/modelzoo/src/lib/vastai/vamc-config';
 import { REPO_ROOT } from '../helpers/shared';
@@ -17,7 +17,7 @@ import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder } f
 const STAND_INS = path.join(REPO_ROOT, 'test', 'stand-ins');
 let ws: TempWorkspace;
 let images: string;
-const VARIANTS = [
+const VARIANTS: { project: string; row: string; preprocess: string; extra: Partial<VariantSpec> }[] = [
   { project: 'mobilenetv2-tv', row: 'tv', preprocess: 'torchvision', extra: {} },
   { project: 'mobilenetv2-keras', row: 'keras', preprocess: 'keras', extra: { padding: 'tf-same', bnEpsilon: 0.001 } },
 ];
