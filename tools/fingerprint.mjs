@@ -5,6 +5,9 @@
 //            MODELZOO_DATASET_HASH=content, every image's content. Prints "demo" when unset.
 //   machine  CPU model, core count, platform and host: a benchmark figure belongs to one machine.
 //   file P.. sha256 of files (e.g. an ONNX model outside the workspace).
+//   weights P..  sha256 of onnx-export checkpoint files (local `weights`): content only, so the same
+//            file hashes the same wherever it lives; a missing file hashes as "missing" instead of
+//            failing the hash, so onnx-export runs and reports it with the option's name.
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
@@ -40,8 +43,19 @@ if (mode === 'dataset') {
   h.update(`${os.hostname()}|${cpus[0]?.model}|${os.availableParallelism?.() ?? cpus.length}|${os.platform()}-${os.arch()}`);
 } else if (mode === 'file' && args.length > 0) {
   for (const f of args) h.update(f).update(readFileSync(f));
+} else if (mode === 'weights') {
+  for (const f of args) {
+    let data;
+    try {
+      data = readFileSync(f);
+    } catch {
+      data = null;
+    }
+    h.update(data ? 'file\0' : 'missing\0');
+    if (data) h.update(data);
+  }
 } else {
-  process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH...\n');
+  process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH...\n');
   process.exit(2);
 }
 process.stdout.write(h.digest('hex') + '\n');

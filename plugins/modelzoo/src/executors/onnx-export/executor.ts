@@ -8,10 +8,12 @@ export default async function onnxExport(options: ExportOptions, context: Execut
     const card = await exportModel({
       ...o,
       file: o.file ? ctx.resolve(o.file) : undefined,
+      baseDir: ctx.workspaceRoot,
       outputPath: ctx.resolve(o.outputPath),
     });
+    const lib = card.libraryParams !== undefined ? `; the library counts ${(card.libraryParams / 1e6).toFixed(3)} M params` : '';
     process.stdout.write(
-      `${ctx.project}: ${(card.params / 1e6).toFixed(3)} M params, ${(card.macs / 1e6).toFixed(1)} M MACs, input [${card.input.shape}], weights ${card.weights}\n`,
+      `${ctx.project}: ${(card.params / 1e6).toFixed(3)} M params, ${(card.macs / 1e6).toFixed(1)} M MACs, input [${card.input.shape}], weights ${card.weights}${lib}\n`,
     );
   });
 }

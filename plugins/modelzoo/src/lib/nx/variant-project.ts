@@ -1,6 +1,7 @@
 import type { ProjectConfiguration } from '@nx/devkit';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { ZooReference } from '../report/variants';
+import { type CheckpointSpec, type PretrainedSpec, onnxExportTarget } from '../export/export-target';
 import { addVastaiConfigurations } from './vastai-configuration';
 
 export interface VariantSpec {
@@ -15,6 +16,10 @@ export interface VariantSpec {
   inputSize?: number;
   classes?: number;
   zoo?: ZooReference;
+  /** The variant's own checkpoint: its onnx-export reads it by default instead of the builtin graph. */
+  checkpoint?: CheckpointSpec;
+  /** The row's official weights: onnx-export's `pretrained` configuration. */
+  pretrained?: PretrainedSpec;
   /** The dataset project holding one prepared copy per preprocessing geometry. */
   datasetProject?: string;
 }
@@ -43,21 +48,8 @@ export function variantProject(v: VariantSpec, root: string): ProjectConfigurati
   const out = `dist/models/${v.model}/${v.row}`;
   const dataset = datasetTargetFor(v.preprocess);
   const datasetDep = { projects: [v.datasetProject ?? DATASET_PROJECT], target: dataset.target };
-  const exportOptions: Record<string, unknown> = {
-    source: 'builtin',
-    model: v.model,
-    variant: v.row,
-    preprocess: v.preprocess,
-    width: v.width,
-    outputPath: `${out}/export`,
-  };
-  if (v.rounding && v.rounding !== 'torchvision') exportOptions['rounding'] = v.rounding;
-  if (v.padding && v.padding !== 'symmetric') exportOptions['padding'] = v.padding;
-  if (v.bnEpsilon !== undefined) exportOptions['bnEpsilon'] = v.bnEpsilon;
-  if (v.inputSize !== undefined) exportOptions['inputSize'] = v.inputSize;
-  if (v.classes !== undefined) exportOptions['classes'] = v.classes;
   const targets: ProjectConfiguration['targets'] = {
-    'onnx-export': { executor: '@modelzoo/nx-plugin:onnx-export', options: exportOptions },
+    'onnx-export': onnxExportTarget(v, `${out}/export`),
   };
   for (const precision of ['fp32', 'int8'] as const) {
     const s = precision === 'int8' ? '-int8' : '';
