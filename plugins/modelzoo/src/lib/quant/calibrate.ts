@@ -3,6 +3,7 @@ import { Progress } from '../common/progress';
 import { DataType, type Model, encodeModel, int64Tensor, node, onnx, realInputs } from '../onnx/proto';
 import { createSession, ort } from '../runtime/session';
 import { TensorHistogram } from './histogram';
+import { inferShapes } from './shapes';
 import { cloneModel } from './prepare';
 
 export interface CalibrationBatch {
@@ -146,7 +147,9 @@ const maxOf = (a: Float32Array) => a.reduce((m, v) => (v > m ? v : m), -Infinity
 
 /**
  * Streams the calibration set through ONNX Runtime once, accumulating per-tensor statistics batch by
- * batch; only one batch of samples is alive at a time. Stops after `maxImages` images.
+ * batch; only two batches of samples are alive at a time. Stops after `maxImages` images. The work is
+ * pipelined: while ONNX Runtime runs batch k, JavaScript reads and hashes batch k + 1 and folds batch
+ * k - 1's samples into the histograms, so the per-batch overhead over a plain forward pass stays small.
  */
 export async function collectStatistics(
   model: Model,
@@ -161,43 +164,71 @@ export async function collectStatistics(
   const histograms = new Map(tensors.map((t) => [t, new TensorHistogram(undefined, clipHighs.get(t))]));
   const hash = createHash('sha256');
   const total = source.images !== undefined ? Math.min(source.images, o.maxImages) : undefined;
-  let images = 0;
+  let images = 0; // images whose statistics are in the histograms
+  let taken = 0; // images read from the source
   let batches = 0;
-  try {
-    for await (const batch of source.batches()) {
-      if (images >= o.maxImages) break;
-      const feeds = feedsFor(model, batch.feeds);
-      for (const k of Object.keys(feeds).sort()) {
-        const d = feeds[k]!.data as ArrayBufferView;
-        hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-      }
-      if (!session) {
-        const shapes = await probeShapes(model, tensors, feeds);
-        const sampler = samplingModel(model, shapes, o.nonNegative);
-        fetches = sampler.graph!.output!.map((v) => v.name!).filter((n) => n.includes('.calib_'));
-        session = await createSession(encodeModel(sampler));
-      }
-      let result: ort.InferenceSession.OnnxValueMapType;
-      try {
-        result = await session.run(feeds, fetches);
-      } catch (err) {
-        throw new Error(`int8 calibration: ONNX Runtime failed on batch ${batches + 1}: ${(err as Error).message}`);
-      }
-      for (const t of tensors) {
-        const v = result[sampleName(t)];
-        if (!v || v.type !== 'float32') throw new Error(`int8 calibration: tensor '${t}' is not float32`);
-        const h = histograms.get(t)!;
-        const negMax = result[minName(t)];
-        h.observe(negMax ? -maxOf(negMax.data as Float32Array) : 0, maxOf(result[maxName(t)]!.data as Float32Array));
-        h.add(v.data as Float32Array, o.atoms);
-      }
-      images += batchSizeOf(feeds);
-      batches++;
-      o.progress?.(images, total);
+  const iterator = source.batches()[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, ort.Tensor> | undefined> => {
+    if (taken >= o.maxImages) return undefined;
+    const r = await iterator.next();
+    if (r.done) return undefined;
+    const feeds = feedsFor(model, r.value.feeds);
+    for (const k of Object.keys(feeds).sort()) {
+      const d = feeds[k]!.data as ArrayBufferView;
+      hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     }
+    taken += batchSizeOf(feeds);
+    return feeds;
+  };
+  const accumulate = (result: ort.InferenceSession.OnnxValueMapType, size: number) => {
+    for (const t of tensors) {
+      const v = result[sampleName(t)];
+      if (!v || v.type !== 'float32') throw new Error(`int8 calibration: tensor '${t}' is not float32`);
+      const h = histograms.get(t)!;
+      const negMax = result[minName(t)];
+      h.observe(negMax ? -maxOf(negMax.data as Float32Array) : 0, maxOf(result[maxName(t)]!.data as Float32Array));
+      h.add(v.data as Float32Array, o.atoms);
+    }
+    images += size;
+    batches++;
+    o.progress?.(images, total);
+  };
+  try {
+    let feeds = await next();
+    if (feeds) {
+      const shapes = await tensorShapes(model, tensors, feeds);
+      const sampler = samplingModel(model, shapes, o.nonNegative);
+      fetches = sampler.graph!.output!.map((v) => v.name!).filter((n) => n.includes('.calib_'));
+      session = await createSession(encodeModel(sampler));
+    }
+    let done: { result: ort.InferenceSession.OnnxValueMapType; size: number } | undefined;
+    while (feeds) {
+      const size = batchSizeOf(feeds);
+      const running = session!.run(feeds, fetches).catch((err: Error) => {
+        throw new Error(`int8 calibration: ONNX Runtime failed on batch ${batches + (done ? 2 : 1)}: ${err.message}`);
+      });
+      running.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
+      // Overlaps the run: the previous batch's histograms, then the next batch's read and hash.
+      if (done) accumulate(done.result, done.size);
+      let following: Record<string, ort.Tensor> | undefined;
+      try {
+        following = await next();
+      } finally {
+        done = { result: await running, size };
+      }
+      feeds = following;
+    }
+    if (done) accumulate(done.result, done.size);
   } finally {
+    await iterator.return?.();
     await session?.release();
   }
   if (images === 0) throw new Error('int8 calibration: the calibration set is empty');
   return { histograms, images, batches, sha256: hash.digest('hex'), seconds: (performance.now() - start) / 1000 };
+}
+
+/** Shapes of the tapped tensors for this batch: inferred statically, or probed with ONNX Runtime. */
+export async function tensorShapes(model: Model, tensors: string[], feeds: Record<string, ort.Tensor>): Promise<Map<string, number[]>> {
+  const dims = new Map(Object.entries(feeds).map(([k, t]) => [k, [1, ...t.dims.slice(1).map(Number)]]));
+  return inferShapes(model.graph!, dims, tensors) ?? (await probeShapes(model, tensors, feeds));
 }
