@@ -2,7 +2,7 @@
 """Export a torchvision or timm classifier to ONNX with torch.onnx.export (the model-zoo page's interface).
 
   export_timm_torchvision_model.py --model_library torchvision --model_name mobilenet_v2 \
-      --size 224 --pretrained_weights weights.pth --save_dir ./onnx [--opset 13]
+      --size 224 --pretrained_weights weights.pth --save_dir ./onnx [--opset 13] [--width_mult 0.5]
 
 Writes <save_dir>/<model_name>.onnx (input 'input' [N,3,size,size], output 'logits'). Exit code 3 with a
 "missing package" line when torch, torchvision or timm is not importable, so callers can say what to
@@ -42,6 +42,7 @@ def main():
     ap.add_argument('--save_dir', required=True)
     ap.add_argument('--num_classes', type=int, default=1000)
     ap.add_argument('--opset', type=int, default=13)
+    ap.add_argument('--width_mult', type=float, default=1.0, help='torchvision only (timm names the width in the model name)')
     a = ap.parse_args()
     try:
         import torch
@@ -55,7 +56,8 @@ def main():
         if not hasattr(torchvision.models, a.model_name):
             sys.stderr.write(f'torchvision has no model {a.model_name}\n')
             return 2
-        model = getattr(torchvision.models, a.model_name)(num_classes=a.num_classes)
+        kwargs = {'width_mult': a.width_mult} if a.width_mult != 1.0 else {}
+        model = getattr(torchvision.models, a.model_name)(num_classes=a.num_classes, **kwargs)
     else:
         try:
             import timm

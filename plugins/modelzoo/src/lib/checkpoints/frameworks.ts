@@ -20,6 +20,8 @@ export interface FrameworkExportOptions {
   modelName?: string;
   size?: number;
   classes?: number;
+  /** torchvision: width_mult (timm names the width in modelName). */
+  width?: number;
   /** torchvision/timm .pth, mmcls checkpoint, Keras .h5. */
   weights?: string;
   opset?: number;
@@ -78,6 +80,7 @@ export function frameworkCommand(o: FrameworkExportOptions): { file: string; arg
       if (o.weights) args.push('--pretrained_weights', o.weights);
       if (o.classes) args.push('--num_classes', String(o.classes));
       if (o.opset) args.push('--opset', String(o.opset));
+      if (o.library === 'torchvision' && o.width !== undefined && o.width !== 1) args.push('--width_mult', String(o.width));
       return { file: python, args, onnxFile: path.join(o.outDir, `${name}.onnx`) };
     }
     case 'mmcls': {

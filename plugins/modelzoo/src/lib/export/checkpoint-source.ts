@@ -50,10 +50,19 @@ export interface CheckpointExport {
 
 const DEFAULT_MODEL_NAME: Partial<Record<CheckpointFormat, string>> = { torchvision: 'mobilenet_v2', timm: 'mobilenetv2_100' };
 
-/** Names the option in every error, whatever layer raised it. */
-function optionError(err: unknown, what: string): UserError {
+/** Names the option (and the file, once) in every error, whatever layer raised it. */
+function optionError(err: unknown, option: string, file?: string): UserError {
   const msg = (err as Error).message ?? String(err);
-  return new UserError(msg.startsWith('option ') ? msg : `${what}: ${msg}`);
+  if (msg.startsWith('option ')) return new UserError(msg);
+  if (!file || msg.includes(file)) return new UserError(`${option}: ${msg}`);
+  return new UserError(`${option} (${file}): ${msg}`);
+}
+
+/** A shape mismatch under an explicit width/classes: say which options asked for it. */
+function widthHint(err: UserError, o: CheckpointExportOptions): UserError {
+  if (!/does not match/.test(err.message) || (o.width === undefined && o.classes === undefined)) return err;
+  const set = [o.width !== undefined ? `'width' is ${o.width}` : '', o.classes !== undefined ? `'classes' is ${o.classes}` : ''].filter(Boolean);
+  return new UserError(`${err.message}\n  (option ${set.join(' and option ')}: the checkpoint must match; remove the option to take the checkpoint's own)`);
 }
 
 export function weightsName(spec: CheckpointWeights, file: string): string {
@@ -90,7 +99,6 @@ export async function exportCheckpoint(o: CheckpointExportOptions): Promise<Chec
   const sha = await sha256File(file);
   const name = weightsName(spec, file);
   const label = `${name} sha256:${sha.slice(0, 12)}`;
-  const where = `option 'weights' (${typeof spec === 'string' ? spec : spec.url})`;
   const checkpoint = { weights: spec, file: name, sha256: sha };
   const exporter = o.exporter ?? 'native';
 
@@ -99,7 +107,7 @@ export async function exportCheckpoint(o: CheckpointExportOptions): Promise<Chec
     try {
       r = await exportNative({ file, format: o.format, width: o.width, classes: o.classes, inputSize: o.inputSize, opset: o.opset });
     } catch (err) {
-      throw optionError(err, where);
+      throw widthHint(optionError(err, `option 'weights'`, file), o);
     }
     const counts = frameworkCounts(r.meta.format, { width: r.meta.width, classes: r.meta.classes, inputSize: o.inputSize });
     const { file: _f, ...meta } = r.meta;
@@ -117,7 +125,7 @@ export async function exportCheckpoint(o: CheckpointExportOptions): Promise<Chec
   try {
     meta = (await loadCheckpoint(file, o.format, { width: o.width, classes: o.classes })).meta;
   } catch (err) {
-    throw optionError(err, where);
+    throw widthHint(optionError(err, `option 'weights'`, file), o);
   }
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'modelzoo-framework-export-'));
   try {
@@ -127,6 +135,7 @@ export async function exportCheckpoint(o: CheckpointExportOptions): Promise<Chec
       python: o.python,
       size: o.inputSize,
       classes: meta.classes,
+      width: meta.width,
       weights: file,
       opset: o.opset,
       ...o.framework,
@@ -139,7 +148,7 @@ export async function exportCheckpoint(o: CheckpointExportOptions): Promise<Chec
     return {
       bytes,
       label,
-      details: { exporter: 'framework', checkpoint: { ...checkpoint, ...m }, command: r.command.map((a) => (a === tmp || a.startsWith(tmp + path.sep) ? path.basename(a) : a)) },
+      details: { exporter: 'framework', checkpoint: { ...checkpoint, ...m }, command: r.command.map((a) => (a === tmp || a.startsWith(tmp + path.sep) ? `<out>${a.slice(tmp.length)}` : a)) },
       library: { params: counts.params, macs: counts.macs, convention: counts.convention },
     };
   } finally {
