@@ -67,7 +67,9 @@ export interface BenchConfigResult {
 export type StoredLatencyStats = { [K in keyof LatencyStats]: number | null };
 
 /** One row of bench.json; the vastai backend adds its own figures under `vastai`. */
-export interface StoredBenchConfigResult extends Omit<BenchConfigResult, 'latencyMs'> {
+export interface StoredBenchConfigResult extends Omit<BenchConfigResult, 'latencyMs' | 'seconds'> {
+  /** null when the backend did not report it. */
+  seconds: number | null;
   latencyMs: StoredLatencyStats;
   vastai?: Record<string, unknown>;
 }

@@ -203,7 +203,7 @@ export async function vastaiBench(o: VastaiBenchStageOptions): Promise<BenchResu
       });
       standIn ||= r.vastai.standIn;
       const latencyMs = Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, nullIfNaN(v)])) as StoredLatencyStats;
-      results.push({ ...r, seconds: nullIfNaN(r.seconds) ?? 0, latencyMs, vastai: { ...r.vastai } });
+      results.push({ ...r, seconds: nullIfNaN(r.seconds), latencyMs, vastai: { ...r.vastai } });
       if (!process.env['MODELZOO_QUIET']) {
         process.stderr.write(`[vamp-bench] batch ${batch}: ${r.throughput.toFixed(1)} img/s${r.vastai.standIn ? ' (stand-in)' : ''}\n`);
       }
