@@ -61,6 +61,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
     const shards = new ShardWriter(tmp, shardSize, imageBytes);
     const kept: LabelLine[] = [];
     const calibHash = createHash('sha256');
+    let wholeShard = false;
     const skipped: { file: string; reason: string }[] = [];
     const progress = new Progress('dataset-prep', lines.length);
     try {
@@ -74,6 +75,8 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
       // is decoded and its tensors can be hashed as they stream past, in shard (= ascending) order. A
       // skipped image changes the subset; the hash is then recomputed from the shards at the end.
       const plannedSet = new Set(selectCalibration(lines, calibrationSize));
+      // A subset that is the whole list, in one shard, has the shard's bytes: its hash is the shard's.
+      wholeShard = plannedSet.size === lines.length && lines.length <= shardSize;
       const window = threads * 4;
       const inFlight: Promise<Outcome>[] = [];
       let next = 0;
@@ -82,7 +85,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
         const l = lines[i]!;
         const r = await inFlight.shift()!;
         if (r.ok) {
-          if (plannedSet.has(i)) calibHash.update(r.data);
+          if (!wholeShard && plannedSet.has(i)) calibHash.update(r.data);
           await shards.append(r.data);
           kept.push(l);
         } else if (opts.skipCorrupt) {
@@ -107,7 +110,11 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
     const calibText = calib.map((i) => `${i}\n`).join('');
     await fs.writeFile(path.join(tmp, 'calibration.txt'), calibText);
     const tensorsSha256 =
-      skipped.length === 0 ? calibHash.digest('hex') : await hashShardImages(tmp, shards.shards, imageBytes, calib);
+      skipped.length > 0
+        ? await hashShardImages(tmp, shards.shards, imageBytes, calib)
+        : wholeShard
+          ? shards.shards[0]!.sha256
+          : calibHash.digest('hex');
     const calibJson: CalibrationJson = {
       count: calib.length,
       images: calib.map((i) => ({ file: kept[i]!.file, label: kept[i]!.label, index: i })),

@@ -1,6 +1,6 @@
-import * as fs from 'node:fs/promises';
+import * as fs from 'node:fs';
 import sharp, { type OutputInfo } from 'sharp';
-import { readJpegHeader } from './jpeg-header';
+import { readJpegHeader, type JpegHeader } from './jpeg-header';
 import type { RawImage } from './raw-image';
 
 /**
@@ -15,19 +15,54 @@ import type { RawImage } from './raw-image';
  */
 export async function decodeLikePillow(input: string | Uint8Array, name?: string): Promise<RawImage> {
   const where = name ?? (typeof input === 'string' ? input : '<buffer>');
-  let buf: Uint8Array;
-  if (typeof input === 'string') {
-    try {
-      buf = await fs.readFile(input);
-    } catch (err) {
-      throw new Error(`${where}: cannot read image: ${(err as Error).message}`);
-    }
-  } else {
-    buf = input;
+  const buf = readImageFile(input, where);
+  return decodeBytes(buf, where, readJpegHeader(buf));
+}
+
+/**
+ * The file's bytes (or `input` itself), failing with a message that names the file. Read synchronously:
+ * an image file is ~100 KB, and fs.promises' open/stat/read/close cost more main-thread time than the
+ * read itself, besides queueing behind the JPEG decodes on libuv's threadpool.
+ */
+export function readImageFile(input: string | Uint8Array, where: string): Uint8Array {
+  if (typeof input !== 'string') return input;
+  try {
+    return fs.readFileSync(input);
+  } catch (err) {
+    throw new Error(`${where}: cannot read image: ${(err as Error).message}`);
   }
-  const jpeg = readJpegHeader(buf);
-  const base = () =>
-    sharp(buf, { ignoreIcc: true, failOn: 'error', limitInputPixels: false, autoOrient: false, sequentialRead: true });
+}
+
+/** A rectangle of the image, in its stored (un-rotated) pixel coordinates. */
+export interface Region {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * decodeLikePillow for a grey or 3-component JPEG whose header was already read, returning only
+ * `region`: libjpeg still decodes whole scanlines, but rows below the region are never decoded and
+ * only the region is copied out. The pixels are those of the full decode (same decoder state, no
+ * scaling), so resampling from the region gives the same bytes.
+ */
+export async function decodeJpegRegionLikePillow(buf: Uint8Array, where: string, jpeg: JpegHeader, region: Region): Promise<RawImage> {
+  if (jpeg.components !== 1 && jpeg.components !== 3) {
+    throw new Error(`${where}: region decode supports grey and 3-component JPEGs, not ${jpeg.components} components`);
+  }
+  const img = await decodeBytes(buf, where, jpeg, region);
+  if (img.width !== region.width || img.height !== region.height) {
+    throw new Error(`${where}: decoded region is ${img.width}x${img.height}, expected ${region.width}x${region.height}`);
+  }
+  return img;
+}
+
+async function decodeBytes(buf: Uint8Array, where: string, jpeg: JpegHeader | null, region?: Region): Promise<RawImage> {
+  const base = () => {
+    const s = sharp(buf, { ignoreIcc: true, failOn: 'error', limitInputPixels: false, autoOrient: false, sequentialRead: true });
+    return region ? s.extract(region) : s;
+  };
   try {
     if (jpeg?.components === 1) {
       const { data, info } = await base().toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });

@@ -1,9 +1,13 @@
 /**
- * Just enough of a JPEG marker walk to learn the component count before decoding: grey JPEGs can then
- * be decoded as one channel instead of three, and CMYK ones routed around libvips' colour management.
+ * Just enough of a JPEG marker walk to learn the frame size and component count before decoding: grey
+ * JPEGs can then be decoded as one channel instead of three, CMYK ones routed around libvips' colour
+ * management, and only the rectangle the crop window reads decoded, without a separate metadata pass.
  */
 export interface JpegHeader {
   components: number;
+  /** Frame size from SOF; height 0 means it is only defined later (DNL marker). */
+  width: number;
+  height: number;
 }
 
 export function readJpegHeader(buf: Uint8Array): JpegHeader | null {
@@ -25,7 +29,7 @@ export function readJpegHeader(buf: Uint8Array): JpegHeader | null {
     // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the component count.
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (p + 10 > buf.length) return null;
-      return { components: buf[p + 9]! };
+      return { components: buf[p + 9]!, height: (buf[p + 5]! << 8) | buf[p + 6]!, width: (buf[p + 7]! << 8) | buf[p + 8]! };
     }
     if (marker === 0xda || marker === 0xd9) return null;
     p += 2 + len;

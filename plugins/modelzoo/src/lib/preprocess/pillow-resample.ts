@@ -115,33 +115,84 @@ function identityCoeffs(inSize: number, first: number, n: number): AxisCoeffs {
 }
 
 /**
+ * Everything the two passes need for one source size and crop plan: the taps of the window's columns
+ * and rows, and the source rectangle [x0, x1) x [y0, y1) they read, which is all that has to be decoded.
+ */
+export interface PillowTaps {
+  crop: number;
+  hx: AxisCoeffs;
+  vy: AxisCoeffs;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  /** Some window pixels lie outside the resized image (torchvision's zero padding). */
+  padded: boolean;
+}
+
+// ImageNet has a few dozen distinct sizes; the taps of each are computed once per worker.
+const tapsCache = new Map<string, PillowTaps>();
+const TAPS_CACHE_MAX = 512;
+
+export function pillowTaps(width: number, height: number, plan: CropPlan, filter: PillowFilter): PillowTaps {
+  const key = `${width}x${height}>${plan.resizedWidth}x${plan.resizedHeight}+${plan.left}+${plan.top}/${plan.crop}:${filter}`;
+  const hit = tapsCache.get(key);
+  if (hit) return hit;
+  const { crop } = plan;
+  // Pillow skips a pass whose axis keeps its size; identity taps give the same bytes without the work.
+  const hx =
+    plan.resizedWidth === width
+      ? identityCoeffs(width, plan.left, crop)
+      : pillowAxisCoeffs(width, plan.resizedWidth, plan.left, crop, filter);
+  const vy =
+    plan.resizedHeight === height
+      ? identityCoeffs(height, plan.top, crop)
+      : pillowAxisCoeffs(height, plan.resizedHeight, plan.top, crop, filter);
+  const span = (c: AxisCoeffs): [number, number, boolean] => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    let padded = false;
+    for (let i = 0; i < crop; i++) {
+      if (c.start[i]! < 0) {
+        padded = true;
+        continue;
+      }
+      lo = Math.min(lo, c.start[i]!);
+      hi = Math.max(hi, c.start[i]! + c.count[i]!);
+    }
+    return hi > lo ? [lo, hi, padded] : [0, 0, true];
+  };
+  const [x0, x1, px] = span(hx);
+  const [y0, y1, py] = span(vy);
+  const taps: PillowTaps = { crop, hx, vy, x0, x1, y0, y1, padded: px || py };
+  if (tapsCache.size >= TAPS_CACHE_MAX) tapsCache.clear();
+  tapsCache.set(key, taps);
+  return taps;
+}
+
+/**
  * Resize `img` to plan.resized{Width,Height} with Pillow's filter and return the crop window as
  * CHW RGB uint8 [3, crop, crop]. Pixels of the window outside the resized image are 0 (torchvision pads).
  */
 export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFilter): Uint8Array {
   checkRaw(img, 'pillow resample');
-  const { crop } = plan;
-  const cn = img.channels;
-  // Pillow skips a pass whose axis keeps its size; identity taps give the same bytes without the work.
-  const hx =
-    plan.resizedWidth === img.width
-      ? identityCoeffs(img.width, plan.left, crop)
-      : pillowAxisCoeffs(img.width, plan.resizedWidth, plan.left, crop, filter);
-  const vy =
-    plan.resizedHeight === img.height
-      ? identityCoeffs(img.height, plan.top, crop)
-      : pillowAxisCoeffs(img.height, plan.resizedHeight, plan.top, crop, filter);
+  return pillowResizeCropTaps(img, pillowTaps(img.width, img.height, plan, filter));
+}
 
-  // Source rows the vertical pass reads.
-  let y0 = Infinity;
-  let y1 = -Infinity;
-  for (let i = 0; i < crop; i++) {
-    if (vy.start[i]! < 0) continue;
-    y0 = Math.min(y0, vy.start[i]!);
-    y1 = Math.max(y1, vy.start[i]! + vy.count[i]!);
-  }
+/**
+ * The JS resampler on precomputed taps. `img` pixel (0, 0) is source pixel (ox, oy): the image may be
+ * just the decoded rectangle the taps read.
+ */
+export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy = 0): Uint8Array {
+  const { crop, hx, vy, y0, y1 } = taps;
+  const cn = img.channels;
   const out = new Uint8Array(3 * crop * crop);
   if (!(y1 > y0)) return out;
+  if (taps.x0 < ox || y0 < oy || img.width < taps.x1 - ox || img.height < y1 - oy || img.data.length < img.width * img.height * cn) {
+    throw new Error(
+      `pillow resample: ${img.width}x${img.height} pixels at (${ox}, ${oy}) do not cover columns ${taps.x0}..${taps.x1 - 1}, rows ${y0}..${y1 - 1}`,
+    );
+  }
 
   // Horizontal pass: rows y0..y1-1, crop columns only, clipped to uint8 like Pillow's temp image.
   const rowStride = crop * cn;
@@ -153,19 +204,19 @@ export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFi
   const hstart = hx.start;
   const hcount = hx.count;
   for (let y = y0; y < y1; y++) {
-    const srow = y * srcStride;
+    const srow = (y - oy) * srcStride;
     let o = (y - y0) * rowStride;
     if (cn === 3) {
       for (let j = 0; j < crop; j++, o += 3) {
         const xmin = hstart[j]!;
         if (xmin < 0) continue;
-        const taps = hcount[j]!;
+        const n = hcount[j]!;
         let kb = j * hk;
         let s0 = HALF;
         let s1 = HALF;
         let s2 = HALF;
-        let p = srow + xmin * 3;
-        for (let t = 0; t < taps; t++, p += 3) {
+        let p = srow + (xmin - ox) * 3;
+        for (let t = 0; t < n; t++, p += 3) {
           const k = hw[kb++]!;
           s0 = (s0 + src[p]! * k) | 0;
           s1 = (s1 + src[p + 1]! * k) | 0;
@@ -183,11 +234,11 @@ export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFi
       for (let j = 0; j < crop; j++, o++) {
         const xmin = hstart[j]!;
         if (xmin < 0) continue;
-        const taps = hcount[j]!;
+        const n = hcount[j]!;
         let kb = j * hk;
         let s0 = HALF;
-        let p = srow + xmin;
-        for (let t = 0; t < taps; t++, p++) s0 = (s0 + src[p]! * hw[kb++]!) | 0;
+        let p = srow + (xmin - ox);
+        for (let t = 0; t < n; t++, p++) s0 = (s0 + src[p]! * hw[kb++]!) | 0;
         s0 >>= PRECISION_BITS;
         tmp[o] = s0 < 0 ? 0 : s0 > 255 ? 255 : s0;
       }
@@ -204,9 +255,9 @@ export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFi
   for (let i = 0; i < crop; i++) {
     const ymin = vy.start[i]!;
     if (ymin < 0) continue;
-    const taps = vy.count[i]!;
+    const n = vy.count[i]!;
     acc.fill(HALF);
-    for (let t = 0; t < taps; t++) {
+    for (let t = 0; t < n; t++) {
       const k = vw[i * vk + t]!;
       const base = (ymin - y0 + t) * rowStride;
       for (let q = 0; q < rowStride; q++) acc[q] = (acc[q]! + tmp[base + q]! * k) | 0;

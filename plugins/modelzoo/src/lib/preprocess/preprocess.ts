@@ -1,7 +1,9 @@
 import { cv2LinearResizeCrop } from './cv2-resize';
-import { decodeLikePillow } from './decode';
+import { decodeJpegRegionLikePillow, decodeLikePillow, readImageFile } from './decode';
 import { planCrop } from './geometry';
-import { pillowNearestResizeCrop, pillowResizeCrop } from './pillow-resample';
+import { readJpegHeader } from './jpeg-header';
+import { pillowNearestResizeCrop, pillowResizeCropTaps, pillowTaps } from './pillow-resample';
+import { pillowResizeCropSimd } from './pillow-simd';
 import type { RawImage } from './raw-image';
 import type { GeometrySpec } from './spec';
 
@@ -17,8 +19,10 @@ export function resizeCrop(img: RawImage, geometry: GeometrySpec): Uint8Array {
   if (geometry.backend !== 'pillow') throw new Error(`preprocess: unknown resize backend '${geometry.backend as string}'`);
   switch (geometry.interpolation) {
     case 'bilinear':
-    case 'bicubic':
-      return pillowResizeCrop(img, plan, geometry.interpolation);
+    case 'bicubic': {
+      const taps = pillowTaps(img.width, img.height, plan, geometry.interpolation);
+      return pillowResizeCropSimd(img, taps) ?? pillowResizeCropTaps(img, taps);
+    }
     case 'nearest':
       return pillowNearestResizeCrop(img, plan);
     default:
@@ -28,14 +32,34 @@ export function resizeCrop(img: RawImage, geometry: GeometrySpec): Uint8Array {
 
 /**
  * torchvision's `Resize -> CenterCrop -> PILToTensor` on one image file (or its bytes): RGB CHW uint8.
- * Decoding matches Pillow's loader; the resampler only computes the crop window.
+ * Decoding matches Pillow's loader. For the common case (a grey or YCbCr/RGB JPEG resized with Pillow's
+ * bilinear or bicubic filter) the frame size comes from the JPEG header, so the taps are known before
+ * decoding and only the source rectangle the crop window reads is decoded: one decode, no metadata pass.
  */
-export async function preprocessImage(file: string | Buffer, geometry: GeometrySpec): Promise<Uint8Array> {
-  const img = await decodeLikePillow(file);
+export async function preprocessImage(file: string | Uint8Array, geometry: GeometrySpec): Promise<Uint8Array> {
+  const where = typeof file === 'string' ? file : '<buffer>';
+  const buf = readImageFile(file, where);
   try {
-    return resizeCrop(img, geometry);
+    const jpeg = readJpegHeader(buf);
+    const filter = geometry.interpolation;
+    if (
+      jpeg &&
+      (jpeg.components === 1 || jpeg.components === 3) &&
+      jpeg.width > 0 &&
+      jpeg.height > 0 &&
+      geometry.backend === 'pillow' &&
+      (filter === 'bilinear' || filter === 'bicubic')
+    ) {
+      const taps = pillowTaps(jpeg.width, jpeg.height, planCrop(jpeg.width, jpeg.height, geometry), filter);
+      if (!taps.padded) {
+        const region = { left: taps.x0, top: taps.y0, width: taps.x1 - taps.x0, height: taps.y1 - taps.y0 };
+        const img = await decodeJpegRegionLikePillow(buf, where, jpeg, region);
+        return pillowResizeCropSimd(img, taps, taps.x0, taps.y0) ?? pillowResizeCropTaps(img, taps, taps.x0, taps.y0);
+      }
+    }
+    return resizeCrop(await decodeLikePillow(buf, where), geometry);
   } catch (err) {
-    const where = typeof file === 'string' ? file : '<buffer>';
-    throw new Error(`${where}: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    throw msg.startsWith(where) ? err : new Error(`${where}: ${msg}`);
   }
 }
