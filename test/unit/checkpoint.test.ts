@@ -121,3 +121,37 @@ test('each library\'s own parameter count convention', () => {
   assert.equal(frameworkParamCount(g, 'paddle'), frameworkCounts('paddle', { width: 0.25 }).params);
   assert.equal(frameworkParamCount(buildMobileNetV2({}), 'torchvision'), 3_504_872);
 });
+
+test("onnx-export source 'checkpoint': native and framework exporters, card identity and library counts", { skip: skipNoTorch }, async () => {
+  const { exportModel } = await import('../../plugins/modelzoo/src/lib/export/export-model');
+  const tv = fixtures.find((f) => f.name === 'torchvision')!;
+  const base = { source: 'checkpoint', model: 'mobilenetv2', variant: 't', preprocess: 'torchvision', inputSize: 224, opset: 13, seed: 0, rounding: 'torchvision', padding: 'symmetric', bnEpsilon: 1e-5 } as const;
+  const native = await exportModel({ ...base, weights: path.relative(dir, tv.file), baseDir: dir, outputPath: path.join(dir, 'exp-native') });
+  assert.match(native.weights, /^torchvision\.pth sha256:[0-9a-f]{12}$/);
+  assert.equal(native.params, 3_504_872);
+  assert.equal(native.libraryParams, 3_504_872);
+  assert.equal(native.details['exporter'], 'native');
+  assert.ok(fs.existsSync(path.join(dir, 'exp-native', 'model.onnx')));
+  const fw = await exportModel({ ...base, weights: tv.file, exporter: 'framework', python: PY, outputPath: path.join(dir, 'exp-fw') });
+  assert.equal(fw.weights, native.weights);
+  assert.equal(fw.details['exporter'], 'framework');
+  // torch.onnx folds BN into Conv (a bias per conv instead of gamma+beta): the graph count drops, the
+  // library's own count does not.
+  assert.equal(fw.libraryParams, 3_504_872);
+  assert.ok(fw.params < fw.libraryParams!);
+  assert.equal(fw.macs, native.macs);
+  assert.ok((fw.details['command'] as string[]).includes('<out>'), 'no temp paths on the card');
+});
+
+test('the framework exporter never sees a hostile pickle: it is refused natively first', async () => {
+  const { exportModel } = await import('../../plugins/modelzoo/src/lib/export/export-model');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-evil-'));
+  fs.writeFileSync(path.join(tmp, 'evil.pth'), Buffer.from('\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03.', 'latin1'));
+  await assert.rejects(
+    exportModel({ source: 'checkpoint', model: 'm', variant: 'v', preprocess: 'torchvision', inputSize: 224, opset: 13, seed: 0, rounding: 'torchvision', padding: 'symmetric', bnEpsilon: 1e-5,
+      weights: 'evil.pth', baseDir: tmp, exporter: 'framework', python: '/nonexistent/python', outputPath: path.join(tmp, 'out') }),
+    /option 'weights'.*evil\.pth.*refusing to load global 'os\.system'/s,
+  );
+  assert.ok(!fs.existsSync(path.join(tmp, 'out')));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});

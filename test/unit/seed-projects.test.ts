@@ -25,3 +25,37 @@ test('every seed row has the zoo figures and a dataset target matching its prepr
     assert.equal(target.options.outputPath, p.targets['vamc-build'].options.dataset);
   }
 });
+
+test("every seed row defaults to builtin random-init and names its official weights in the 'pretrained' configuration", async () => {
+  const { OFFICIAL_WEIGHTS } = await import('../../plugins/modelzoo/src/lib/checkpoints/official');
+  const urls = new Set<string>();
+  for (const text of Object.values(seedProjectFiles())) {
+    const t = JSON.parse(text).targets['onnx-export'];
+    assert.equal(t.options.source, 'builtin');
+    assert.match(t.metadata.description, /random-init/);
+    const c = t.configurations.pretrained;
+    assert.equal(c.source, 'checkpoint');
+    const official = OFFICIAL_WEIGHTS.find((o) => o.url === c.weights.url);
+    assert.ok(official, `${c.weights.url} is not in OFFICIAL_WEIGHTS`);
+    assert.equal(c.weights.sha256, official.sha256);
+    assert.equal(c.format, official.format);
+    assert.equal(t.options.width, official.width);
+    // Honest about checksums: null (and said so) where the publisher gives none.
+    if (official.sha256 === null) assert.match(t.metadata.description, /no published checksum/);
+    urls.add(c.weights.url);
+  }
+  assert.equal(urls.size, 11, 'every row has its own weights');
+});
+
+test("each seed row's default builtin graph has the architecture of its pretrained checkpoint", async () => {
+  const { cardTable } = await import('../../tools/card-table');
+  const table = cardTable();
+  assert.doesNotMatch(table, /default builtin graph differs/);
+  // PaddleClas's own table: 1.53 / 1.98 / 2.65 / 3.54 / 6.90 / 11.33 M.
+  for (const [row, m] of [['ppcls-x0.25', 1.53], ['ppcls-x0.5', 1.98], ['ppcls-x0.75', 2.65], ['ppcls-x1.0', 3.54], ['ppcls-x1.5', 6.9], ['ppcls-x2.0', 11.33]] as const) {
+    const line = table.split('\n').find((l) => l.startsWith(`| ${row} |`))!;
+    const lib = Number(line.split('|')[6]!.trim().split(' ')[0]!.replace(/,/g, ''));
+    assert.equal(Math.round(lib / 1e4) / 100, m, row);
+  }
+  assert.match(table, /\| torchvision \| torchvision \| 1 \| 3,504,872 \|/);
+});

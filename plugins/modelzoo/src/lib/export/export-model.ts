@@ -24,6 +24,8 @@ export interface ExportOptions {
   rounding: MobileNetV2Options['rounding'];
   padding: MobileNetV2Options['padding'];
   bnEpsilon: number;
+  /** builtin: PaddleClas's extra 1x1 expand conv in the t = 1 block. */
+  expandT1?: boolean;
   seed: number;
   opset: number;
   /** onnx: path of an existing model */
@@ -91,6 +93,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportCard> {
       rounding: o.rounding,
       padding: o.padding,
       bnEpsilon: o.bnEpsilon,
+      ...(o.expandT1 ? { expandT1: true } : {}),
       opset: o.opset,
       seed: o.seed,
     };

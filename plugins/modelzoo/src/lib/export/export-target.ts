@@ -31,6 +31,7 @@ export interface ExportTargetSpec {
   rounding?: 'torchvision' | 'paddle';
   padding?: 'symmetric' | 'tf-same';
   bnEpsilon?: number;
+  expandT1?: boolean;
   inputSize?: number;
   classes?: number;
   checkpoint?: CheckpointSpec;
@@ -69,6 +70,7 @@ export function onnxExportTarget(v: ExportTargetSpec, outputPath: string): Targe
     if (v.rounding && v.rounding !== 'torchvision') options['rounding'] = v.rounding;
     if (v.padding && v.padding !== 'symmetric') options['padding'] = v.padding;
     if (v.bnEpsilon !== undefined) options['bnEpsilon'] = v.bnEpsilon;
+    if (v.expandT1) options['expandT1'] = true;
   }
   if (v.inputSize !== undefined) options['inputSize'] = v.inputSize;
   if (v.classes !== undefined) options['classes'] = v.classes;

@@ -34,13 +34,13 @@ const ROWS: Omit<VariantSpec, 'pretrained'>[] = [
   { model: 'mobilenetv2', row: 'timm', preprocess: 'timm', width: 1.0, zoo: { top1: 72.956, top5: 91.01, flopsM: 327.544, paramsM: 3.5, inputSize: 224 } },
   { model: 'mobilenetv2', row: 'mmcls', preprocess: 'mmcls', width: 1.0, zoo: { top1: 71.86, top5: 90.42, flopsM: 319.894, paramsM: 3.5, inputSize: 224 } },
   { model: 'mobilenetv2', row: 'keras', preprocess: 'keras', width: 1.0, padding: 'tf-same', bnEpsilon: 0.001, zoo: { top1: 71.3, top5: 90.1, flopsM: 301.33, paramsM: 3.5, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x0.25', preprocess: 'ppcls', width: 0.25, rounding: 'paddle', zoo: { top1: 53.21, top5: 76.52, flopsM: 34.18, paramsM: 1.53, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x0.5', preprocess: 'ppcls', width: 0.5, rounding: 'paddle', zoo: { top1: 65.03, top5: 85.72, flopsM: 99.48, paramsM: 1.98, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x0.75', preprocess: 'ppcls', width: 0.75, rounding: 'paddle', zoo: { top1: 69.83, top5: 89.01, flopsM: 197.37, paramsM: 2.65, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x1.0', preprocess: 'ppcls', width: 1.0, rounding: 'paddle', zoo: { top1: 72.15, top5: 90.65, flopsM: 327.84, paramsM: 3.54, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x1.5', preprocess: 'ppcls', width: 1.5, rounding: 'paddle', zoo: { top1: 74.12, top5: 91.67, flopsM: 702.35, paramsM: 6.9, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-x2.0', preprocess: 'ppcls', width: 2.0, rounding: 'paddle', zoo: { top1: 75.23, top5: 92.58, flopsM: 1217.25, paramsM: 11.33, inputSize: 224 } },
-  { model: 'mobilenetv2', row: 'ppcls-ssld', preprocess: 'ppcls', width: 1.0, rounding: 'paddle', zoo: { top1: 76.74, top5: 93.39, flopsM: 327.84, paramsM: 3.54, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x0.25', preprocess: 'ppcls', width: 0.25, rounding: 'paddle', expandT1: true, zoo: { top1: 53.21, top5: 76.52, flopsM: 34.18, paramsM: 1.53, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x0.5', preprocess: 'ppcls', width: 0.5, rounding: 'paddle', expandT1: true, zoo: { top1: 65.03, top5: 85.72, flopsM: 99.48, paramsM: 1.98, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x0.75', preprocess: 'ppcls', width: 0.75, rounding: 'paddle', expandT1: true, zoo: { top1: 69.83, top5: 89.01, flopsM: 197.37, paramsM: 2.65, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x1.0', preprocess: 'ppcls', width: 1.0, rounding: 'paddle', expandT1: true, zoo: { top1: 72.15, top5: 90.65, flopsM: 327.84, paramsM: 3.54, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x1.5', preprocess: 'ppcls', width: 1.5, rounding: 'paddle', expandT1: true, zoo: { top1: 74.12, top5: 91.67, flopsM: 702.35, paramsM: 6.9, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-x2.0', preprocess: 'ppcls', width: 2.0, rounding: 'paddle', expandT1: true, zoo: { top1: 75.23, top5: 92.58, flopsM: 1217.25, paramsM: 11.33, inputSize: 224 } },
+  { model: 'mobilenetv2', row: 'ppcls-ssld', preprocess: 'ppcls', width: 1.0, rounding: 'paddle', expandT1: true, zoo: { top1: 76.74, top5: 93.39, flopsM: 327.84, paramsM: 3.54, inputSize: 224 } },
 ];
 
 /**

@@ -13,6 +13,8 @@ export interface VariantSpec {
   rounding?: 'torchvision' | 'paddle';
   padding?: 'symmetric' | 'tf-same';
   bnEpsilon?: number;
+  /** PaddleClas: the t = 1 block keeps its 1x1 expand conv. */
+  expandT1?: boolean;
   inputSize?: number;
   classes?: number;
   zoo?: ZooReference;
