@@ -70,7 +70,11 @@ export async function resolveWeights(spec: WeightsSpec, opts: ResolveOptions = {
   await removeStaleTemps(target);
   const tmp = `${target}.tmp-${process.pid}-${Date.now().toString(36)}`;
   try {
-    const got = await download(spec.url, tmp, opts.timeoutMs ?? 60_000);
+    const got = await download(spec.url, tmp, opts.timeoutMs ?? 60_000).catch((err: unknown) => {
+      // Offline: the verified cache entry is the other way in (it is re-hashed before use).
+      if (err instanceof UserError && /looks offline/.test(err.message)) throw new UserError(`${err.message}, or copy it to ${target}`);
+      throw err;
+    });
     if (!got.startsWith(sha)) {
       throw new UserError(`weights ${spec.url}: checksum mismatch: expected sha256 ${sha}${sha.length < 64 ? '…' : ''}, got ${got}`);
     }
