@@ -1,4 +1,4 @@
-import { type Graph, type Node, getAttr, getIntAttr } from '../onnx/proto';
+import { DataType, type Graph, type Node, getAttr, getIntAttr, tensorToFloat32 } from '../onnx/proto';
 import type { Int8Options } from './options';
 import { type PreparedGraph, initializerMap } from './prepare';
 
@@ -16,6 +16,11 @@ export interface QPoint {
   producer?: string;
   /** Bounds of the Clip/ReLU folded into this tensor's producer. */
   clip?: { lo: number; hi: number };
+  /**
+   * Parameters the graph already fixes: the tensor is written by a DequantizeLinear of a graph input (the
+   * uint8 image, see input-fold.ts). No Q/DQ is added and nothing is calibrated.
+   */
+  fixed?: { scale: number; zeroPoint: number; quantized: string };
 }
 
 export interface QuantPlan {
@@ -112,6 +117,8 @@ export function planQuantization(prepared: PreparedGraph, opts: Int8Options): Qu
     if (producer) p.producer = producer;
     const clip = clipOf.get(tensor);
     if (clip) p.clip = clip;
+    const fixed = producer ? fixedParams(byName.get(producer)!, inits, graph) : undefined;
+    if (fixed) p.fixed = fixed;
     points.set(tensor, p);
   };
   for (const n of nodes) {
@@ -143,9 +150,20 @@ export function planQuantization(prepared: PreparedGraph, opts: Int8Options): Qu
   return { quantized, excluded: [...excluded], folded, points: sorted };
 }
 
-/** Tensors whose statistics calibration must collect (aliases reuse their source's). */
+/** Tensors whose statistics calibration must collect (aliases reuse their source's; fixed ones need none). */
 export function calibratedTensors(plan: QuantPlan): string[] {
-  return plan.points.filter((p) => !p.alias).map((p) => p.tensor);
+  return plan.points.filter((p) => !p.alias && !p.fixed).map((p) => p.tensor);
+}
+
+/** uint8 per-tensor parameters of a DequantizeLinear that reads a graph input. */
+function fixedParams(n: Node, inits: ReturnType<typeof initializerMap>, graph: Graph): QPoint['fixed'] {
+  if (n.opType !== 'DequantizeLinear') return undefined;
+  const [x, s, z] = n.input ?? [];
+  if (!(graph.input ?? []).some((i) => i.name === x) || inits.has(x ?? '')) return undefined;
+  const scale = inits.get(s ?? '');
+  const zp = inits.get(z ?? '');
+  if (!scale || !zp || (scale.dims ?? []).length !== 0 || (zp.dims ?? []).length !== 0 || zp.dataType !== DataType.UINT8) return undefined;
+  return { scale: tensorToFloat32(scale)[0]!, zeroPoint: (zp.rawData ?? zp.int32Data ?? [0])[0] ?? 0, quantized: x! };
 }
 
 export { WEIGHTED };

@@ -183,6 +183,7 @@ export function buildQdqModel(
   const head: Node[] = []; // Q/DQ of graph inputs
   const pointNames = new Set(plan.points.map((p) => p.tensor));
   for (const point of plan.points) {
+    if (point.fixed) continue; // already a DequantizeLinear of the uint8 input
     const t = point.tensor;
     const p = paramsOf(t);
     const scaleName = `${t}.scale`;

@@ -8,6 +8,7 @@ import {
 } from './calibrate';
 import { type Int8Options, resolveInt8Options } from './options';
 import { calibratedTensors, planQuantization } from './plan';
+import { foldInputNormalization } from './input-fold';
 import { prepareGraph } from './prepare';
 import { type QParams, activationParams, buildQdqModel } from './qdq';
 import { chooseRange } from './ranges';
@@ -40,7 +41,10 @@ export async function quantizeModel(
     throw new Error('int8 option sensitivity needs a second pass over the calibration set: pass a function or a CalibrationSource, not a one-shot iterable');
   }
   const prepared = prepareGraph(model);
-  const plan = planQuantization(prepared, opts);
+  let plan = planQuantization(prepared, opts);
+  const convs = new Set(prepared.model.graph!.node!.filter((n) => n.opType === 'Conv' && plan.quantized.has(n.name!)).map((n) => n.name!));
+  const inputFold = foldInputNormalization(prepared, convs, new Set(opts.exclude_layers));
+  if (inputFold) plan = planQuantization(prepared, opts);
   const tensors = calibratedTensors(plan);
   const clipHighs = new Map<string, number>();
   for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
@@ -55,6 +59,13 @@ export async function quantizeModel(
   const tensorDetails: Record<string, unknown> = {};
   for (const p of plan.points) {
     if (p.alias) continue;
+    if (p.fixed) {
+      const { scale, zeroPoint } = p.fixed;
+      const q: QParams = { scale, zeroPoint, type: 'uint8', range: { lo: scale * -zeroPoint, hi: scale * (255 - zeroPoint) } };
+      params.set(p.tensor, q);
+      tensorDetails[p.tensor] = { scale, zero_point: zeroPoint, range: [q.range.lo, q.range.hi], dequantized_from: p.fixed.quantized };
+      continue;
+    }
     const h = stats.histograms.get(p.tensor)!;
     const r = chooseRange(h, opts.calibrate_mode, opts.percentile);
     if (p.clip) r.hi = Math.min(r.hi, p.clip.hi);
@@ -90,6 +101,19 @@ export async function quantizeModel(
     excluded_nodes: plan.excluded,
     quantized_nodes: plan.quantized.size,
     folded_activations: [...plan.folded.keys()],
+    ...(inputFold
+      ? {
+          input_folded: {
+            tensor: inputFold.tensor,
+            input: inputFold.input,
+            scale: inputFold.scale,
+            zero_point: inputFold.zeroPoint,
+            removed_nodes: inputFold.removed,
+            convs: inputFold.convs,
+            max_pad_error: Number(inputFold.padError.toPrecision(4)),
+          },
+        }
+      : {}),
     tensors: tensorDetails,
   };
   const result: QuantizeResult = { model: built.model, details };
