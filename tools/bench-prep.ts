@@ -4,6 +4,8 @@
  *   torchvision: PIL open + convert('RGB') + Resize(256) + CenterCrop(224) + PILToTensor in a
  *                multiprocessing Pool of the same size, tensors returned to the parent (timed inside
  *                Python, after imports and pool start-up).
+ * Also reports CPU time per image on both sides (process + threads for ours; workers + parent for
+ * torchvision), which other load on a shared machine disturbs less than the wall-clock rates.
  * Rounds alternate ours/torchvision; prints JSON with per-round rates, medians and the ratio.
  *
  *   npx tsx tools/bench-prep.ts [--images DIR] [--limit 500] [--rounds 5] [--concurrency 2]
@@ -18,7 +20,7 @@ import { parseDatalist } from '../plugins/modelzoo/src/lib/dataset/reader';
 import { PRESETS } from '../plugins/modelzoo/src/lib/preprocess/spec';
 
 const PY = `
-import sys, time, json
+import sys, time, json, resource
 from multiprocessing import Pool
 from torchvision import transforms as T
 from torchvision.datasets.folder import pil_loader
@@ -27,12 +29,19 @@ def work(p):
     return tf(pil_loader(p)).numpy()
 if __name__ == '__main__':
     files = [l.rstrip('\\n') for l in open(sys.argv[1]) if l.strip()]
-    with Pool(int(sys.argv[2])) as pool:
-        pool.map(abs, range(64))
-        t = time.perf_counter()
-        n = sum(1 for _ in pool.imap(work, files, chunksize=4))
-        dt = time.perf_counter() - t
-    print(json.dumps({"images": n, "seconds": dt}))
+    pool = Pool(int(sys.argv[2]))
+    pool.map(abs, range(64))
+    c0 = resource.getrusage(resource.RUSAGE_SELF)
+    t = time.perf_counter()
+    n = sum(1 for _ in pool.imap(work, files, chunksize=4))
+    dt = time.perf_counter() - t
+    c1 = resource.getrusage(resource.RUSAGE_SELF)
+    pool.close()
+    pool.join()
+    # Workers' CPU (their whole, short, post-fork lives) plus the parent's during the timed loop.
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ch.ru_utime + ch.ru_stime + (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+    print(json.dumps({"images": n, "seconds": dt, "cpu_seconds": cpu}))
 `;
 
 function median(xs: number[]): number {
@@ -62,9 +71,12 @@ async function main(): Promise<void> {
   fs.writeFileSync(list, entries.map((e) => path.join(images, e.file) + '\n').join(''));
   const ours: number[] = [];
   const tv: number[] = [];
+  const oursCpu: number[] = [];
+  const tvCpu: number[] = [];
   try {
     for (let r = 0; r < Number(values.rounds); r++) {
       const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
       const m = await prepareDataset({
         imagesDir: images,
         labelsFile,
@@ -75,11 +87,14 @@ async function main(): Promise<void> {
         fingerprint: 'bench',
       });
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(c0);
       ours.push(m.count / secs);
+      oursCpu.push((cpu.user + cpu.system) / 1000 / m.count);
       const res = spawnSync(values.python!, ['-c', PY, list, String(concurrency)], { encoding: 'utf8' });
       if (res.status !== 0) throw new Error(`torchvision run failed: ${res.stderr}`);
-      const py = JSON.parse(res.stdout) as { images: number; seconds: number };
+      const py = JSON.parse(res.stdout) as { images: number; seconds: number; cpu_seconds: number };
       tv.push(py.images / py.seconds);
+      tvCpu.push((py.cpu_seconds * 1000) / py.images);
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -97,6 +112,11 @@ async function main(): Promise<void> {
         ours_median: round(median(ours)),
         torchvision_median: round(median(tv)),
         ratio: Math.round((median(ours) / median(tv)) * 100) / 100,
+        // CPU time per image (all threads / processes): less sensitive to other load on a shared machine
+        // than wall-clock rates; torchvision's / ours, so > 1 means we spend less CPU per image.
+        ours_cpu_ms_per_img_median: Math.round(median(oursCpu) * 100) / 100,
+        torchvision_cpu_ms_per_img_median: Math.round(median(tvCpu) * 100) / 100,
+        cpu_ratio: Math.round((median(tvCpu) / median(oursCpu)) * 100) / 100,
       },
       null,
       2,

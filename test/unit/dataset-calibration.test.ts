@@ -60,7 +60,11 @@ function demoCopy(): { dir: string; labels: string; root: string } {
   return { dir, labels: path.join(dir, 'val_label.txt'), root };
 }
 
-async function prepare(src: { dir: string; labels: string; root: string }, name: string, extra: { skipCorrupt?: boolean } = {}) {
+async function prepare(
+  src: { dir: string; labels: string; root: string },
+  name: string,
+  extra: { skipCorrupt?: boolean; calibrationSize?: number; shardSize?: number } = {},
+) {
   const outDir = path.join(src.root, name);
   const m = await prepareDataset({ imagesDir: src.dir, labelsFile: src.labels, outDir, geometry: G, classes: 4, calibrationSize: 8, shardSize: 5, concurrency: 2, ...extra });
   const json = JSON.parse(fs.readFileSync(path.join(outDir, 'calibration.json'), 'utf8')) as CalibrationJson;
@@ -126,5 +130,14 @@ test('with a skipped image the calibration hash is recomputed for the new subset
   assert.equal(m.skipped.length, 1);
   assert.ok(!json.images.some((e) => e.file === victim));
   assert.equal(json.count, 8);
+  assert.equal(json.sha256, await expectedSha(outDir));
+});
+
+test('a subset that is the whole dataset in one shard: the hash is the shard\'s, and still the tensors\'', async () => {
+  const src = demoCopy();
+  const { m, json, outDir } = await prepare(src, 'all', { calibrationSize: 1000, shardSize: 1024 });
+  assert.equal(json.count, m.count);
+  assert.equal(m.shards.length, 1);
+  assert.equal(json.sha256, m.shards[0]!.sha256);
   assert.equal(json.sha256, await expectedSha(outDir));
 });

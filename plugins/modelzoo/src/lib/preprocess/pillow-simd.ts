@@ -33,15 +33,25 @@ function buildKernels(): Uint8Array {
       h.get('hcount').get('j').i32(2).op(0x74).op(I32.add).op(...I32.load).set('n');
       h.get('hw').get('j').get('kbytes').op(I32.mul).op(I32.add).set('wp');
       h.get('half').set('acc');
-      h.i32(0).set('t');
-      h.doWhile('t', 'n', () => {
+      h.get('n').set('t');
+      // Two taps per iteration (the second through load offsets), then the odd one.
+      const tap = (pixelOffset: number, weightOffset: number) => {
         h.get('acc');
-        h.get('p').simd(V128.load32_zero, ...MEM0).simd(V128.i16x8_extend_low_i8x16_u).simd(V128.i32x4_extend_low_i16x8_u);
-        h.get('wp').simd(V128.load32_splat, ...MEM0);
+        h.get('p').simd(V128.load32_zero, 0x00, pixelOffset).simd(V128.i16x8_extend_low_i8x16_u).simd(V128.i32x4_extend_low_i16x8_u);
+        h.get('wp').simd(V128.load32_splat, 0x00, weightOffset);
         h.simd(V128.i32x4_mul).simd(V128.i32x4_add).set('acc');
-        h.get('p').i32(3).op(I32.add).set('p');
-        h.get('wp').i32(4).op(I32.add).set('wp');
-      });
+      };
+      h.op(0x02, 0x40).op(0x03, 0x40); // block, loop
+      h.get('t').i32(2).op(I32.lt_s).op(0x0d, 0x01); // br_if out of the block
+      tap(0, 0);
+      tap(3, 4);
+      h.get('p').i32(6).op(I32.add).set('p');
+      h.get('wp').i32(8).op(I32.add).set('wp');
+      h.get('t').i32(2).op(I32.sub).set('t');
+      h.op(0x0c, 0x00).op(0x0b).op(0x0b); // br loop; end loop; end block
+      h.get('t').op(0x04, 0x40); // if (t != 0)
+      tap(0, 0);
+      h.op(0x0b);
       h.get('o');
       h.get('acc').i32(PRECISION_BITS).simd(V128.i32x4_shr_s).tee('acc').get('acc').simd(V128.i16x8_narrow_i32x4_s).tee('acc');
       h.get('acc').simd(V128.i8x16_narrow_i16x8_u).simd(V128.i32x4_extract_lane, 0);
@@ -91,14 +101,52 @@ function buildKernels(): Uint8Array {
     });
   });
 
-  // deint: crop x crop interleaved RGB rows (stride outStride) -> CHW planes.
-  const d = new Fn('deint', ['hwc', 'outStride', 'crop', 'chw'], { i: 'i32', j: 'i32', s: 'i32', o: 'i32', plane: 'i32' });
+  // deint: crop x crop interleaved RGB rows (stride outStride) -> CHW planes; 16 pixels (three vectors)
+  // a step by byte shuffles, then any remaining columns one by one.
+  const d = new Fn('deint', ['hwc', 'outStride', 'crop', 'chw', 'groups'], {
+    i: 'i32', j: 'i32', s: 'i32', o: 'i32', plane: 'i32', v0: 'v128', v1: 'v128', v2: 'v128',
+  });
+  const lanes = (c: number) => {
+    // Byte k of channel c sits at 3k + c of the 48 bytes; first from v0|v1, then from that|v2.
+    const first: number[] = [];
+    const second: number[] = [];
+    for (let k = 0; k < 16; k++) {
+      const b = 3 * k + c;
+      if (b < 32) first.push(b);
+    }
+    for (let k = 0; k < 16; k++) {
+      const b = 3 * k + c;
+      second.push(b < 32 ? k : 16 + (b - 32));
+    }
+    while (first.length < 16) first.push(0);
+    return { first, second };
+  };
   d.get('crop').get('crop').op(I32.mul).set('plane');
   d.i32(0).set('i');
   d.doWhile('i', 'crop', () => {
     d.get('hwc').get('i').get('outStride').op(I32.mul).op(I32.add).set('s');
     d.get('chw').get('i').get('crop').op(I32.mul).op(I32.add).set('o');
     d.i32(0).set('j');
+    d.get('groups').op(0x04, 0x40); // if (groups != 0)
+    d.doWhile('j', 'groups', () => {
+      d.get('s').simd(V128.load, 0x00, 0).set('v0');
+      d.get('s').simd(V128.load, 0x00, 16).set('v1');
+      d.get('s').simd(V128.load, 0x00, 32).set('v2');
+      for (let c = 0; c < 3; c++) {
+        const { first, second } = lanes(c);
+        d.get('o');
+        if (c > 0) d.get('plane').i32(c).op(I32.mul).op(I32.add);
+        d.get('v0').get('v1').simd(V128.i8x16_shuffle, ...first);
+        d.get('v2').simd(V128.i8x16_shuffle, ...second);
+        d.simd(V128.store, 0x00, 0);
+      }
+      d.get('s').i32(48).op(I32.add).set('s');
+      d.get('o').i32(16).op(I32.add).set('o');
+    });
+    d.op(0x0b);
+    d.get('j').i32(16).op(I32.mul).set('j');
+    d.op(0x02, 0x40); // block: the tail, when crop is not a multiple of 16
+    d.get('j').get('crop').op(I32.lt_s).op(0x45 /* i32.eqz */).op(0x0d, 0x00);
     d.doWhile('j', 'crop', () => {
       d.get('o').get('s').op(...I32.load8_u).op(...I32.store8);
       d.get('o').get('plane').op(I32.add).get('s').i32(1).op(I32.add).op(...I32.load8_u).op(...I32.store8);
@@ -106,6 +154,7 @@ function buildKernels(): Uint8Array {
       d.get('s').i32(3).op(I32.add).set('s');
       d.get('o').i32(1).op(I32.add).set('o');
     });
+    d.op(0x0b);
   });
   return assemble([h, v, d]);
 }
@@ -211,6 +260,6 @@ export function pillowResizeCropSimd(img: RawImage, taps: PillowTaps, ox = 0, oy
 
   k.hpass(src, srcStride, rows, tmp, tmpStride, crop, hStart, hCount, hW, hk);
   k.vpass(tmp, tmpStride, hwc, outStride, crop, vStart, vCount, vW, vk, chunks);
-  k.deint(hwc, outStride, crop, chw);
+  k.deint(hwc, outStride, crop, chw, crop >> 4);
   return u8.slice(chw, chw + 3 * crop * crop);
 }

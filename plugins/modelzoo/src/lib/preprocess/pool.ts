@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { simdAvailable } from './pillow-simd';
-import { preprocessImage } from './preprocess';
+import { decodeForCrop, finishCrop } from './preprocess';
 import type { GeometrySpec } from './spec';
 import type { PreprocessReply, PreprocessTask } from './worker';
 
@@ -58,7 +58,7 @@ export class PreprocessPool {
   private readonly queue: Pending[] = [];
   private readonly perWorker: number;
   private readonly inline: boolean;
-  /** Inline mode: images being decoded at once (at most libuv's threadpool size run in parallel). */
+  /** Inline mode: decodes in flight at once. */
   private readonly inlineLimit: number;
   private inlineActive = 0;
   private nextId = 0;
@@ -70,8 +70,10 @@ export class PreprocessPool {
     this.perWorker = Math.max(1, opts.perWorker ?? 2);
     const mode = opts.mode ?? 'auto';
     this.inline = mode === 'inline' || (mode === 'auto' && inlineCapable(opts.geometry));
-    // Two decodes per thread: one can finish and be resampled while the next already runs.
-    this.inlineLimit = threads * 2;
+    // `threads` decodes at once on libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise,
+    // which caps it), the calling thread resampling finished ones meanwhile: like a process pool of
+    // `threads` workers whose parent collects the results.
+    this.inlineLimit = threads;
     if (this.inline) {
       // libvips' operation cache would keep decoded images alive across tasks; every input is read once.
       sharp.cache(false);
@@ -112,12 +114,24 @@ export class PreprocessPool {
       while (this.queue.length > 0 && this.inlineActive < this.inlineLimit) {
         const p = this.queue.shift()!;
         this.inlineActive++;
-        preprocessImage(p.file, this.opts.geometry)
-          .then(p.resolve, (err: unknown) => p.reject(err instanceof Error ? err : new Error(String(err))))
-          .finally(() => {
+        const g = this.opts.geometry;
+        // The slot is the decode: freed (and the next decode started) before this image is resampled.
+        decodeForCrop(p.file, g).then(
+          (d) => {
             this.inlineActive--;
             this.pump();
-          });
+            try {
+              p.resolve(finishCrop(d, g));
+            } catch (err) {
+              p.reject(err as Error);
+            }
+          },
+          (err: unknown) => {
+            this.inlineActive--;
+            this.pump();
+            p.reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       }
       return;
     }

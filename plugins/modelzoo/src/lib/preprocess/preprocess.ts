@@ -2,7 +2,7 @@ import { cv2LinearResizeCrop } from './cv2-resize';
 import { decodeJpegRegionLikePillow, decodeLikePillow, readImageFile } from './decode';
 import { planCrop } from './geometry';
 import { readJpegHeader } from './jpeg-header';
-import { pillowNearestResizeCrop, pillowResizeCropTaps, pillowTaps } from './pillow-resample';
+import { pillowNearestResizeCrop, pillowResizeCropTaps, pillowTaps, type PillowTaps } from './pillow-resample';
 import { pillowResizeCropSimd } from './pillow-simd';
 import type { RawImage } from './raw-image';
 import type { GeometrySpec } from './spec';
@@ -37,9 +37,25 @@ export function resizeCrop(img: RawImage, geometry: GeometrySpec): Uint8Array {
  * decoding and only the source rectangle the crop window reads is decoded: one decode, no metadata pass.
  */
 export async function preprocessImage(file: string | Uint8Array, geometry: GeometrySpec): Promise<Uint8Array> {
+  return finishCrop(await decodeForCrop(file, geometry), geometry);
+}
+
+/** Decoded pixels of one image, and what finishCrop needs to resample them. */
+export interface DecodedForCrop {
+  where: string;
+  img: RawImage;
+  /** Set when `img` is only the rectangle these taps read, with its top-left at (x0, y0). */
+  taps?: PillowTaps;
+}
+
+/**
+ * The decode half of preprocessImage (libuv threadpool; the calling thread only parses the header and
+ * sets up the decode), so a caller can overlap the next decode with finishCrop on this one.
+ */
+export async function decodeForCrop(file: string | Uint8Array, geometry: GeometrySpec): Promise<DecodedForCrop> {
   const where = typeof file === 'string' ? file : '<buffer>';
-  const buf = readImageFile(file, where);
-  try {
+  return withFileContext(where, async () => {
+    const buf = readImageFile(file, where);
     const jpeg = readJpegHeader(buf);
     const filter = geometry.interpolation;
     if (
@@ -53,13 +69,34 @@ export async function preprocessImage(file: string | Uint8Array, geometry: Geome
       const taps = pillowTaps(jpeg.width, jpeg.height, planCrop(jpeg.width, jpeg.height, geometry), filter);
       if (!taps.padded) {
         const region = { left: taps.x0, top: taps.y0, width: taps.x1 - taps.x0, height: taps.y1 - taps.y0 };
-        const img = await decodeJpegRegionLikePillow(buf, where, jpeg, region);
-        return pillowResizeCropSimd(img, taps, taps.x0, taps.y0) ?? pillowResizeCropTaps(img, taps, taps.x0, taps.y0);
+        return { where, img: await decodeJpegRegionLikePillow(buf, where, jpeg, region), taps };
       }
     }
-    return resizeCrop(await decodeLikePillow(buf, where), geometry);
+    return { where, img: await decodeLikePillow(buf, where) };
+  });
+}
+
+/** The resample half of preprocessImage: CHW RGB uint8 [3, crop, crop]. */
+export function finishCrop(d: DecodedForCrop, geometry: GeometrySpec): Uint8Array {
+  const { img, taps } = d;
+  try {
+    if (!taps) return resizeCrop(img, geometry);
+    return pillowResizeCropSimd(img, taps, taps.x0, taps.y0) ?? pillowResizeCropTaps(img, taps, taps.x0, taps.y0);
   } catch (err) {
-    const msg = (err as Error).message;
-    throw msg.startsWith(where) ? err : new Error(`${where}: ${msg}`);
+    throw inContext(d.where, err);
   }
+}
+
+async function withFileContext<T>(where: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw inContext(where, err);
+  }
+}
+
+/** Errors name the file once, whichever layer raised them. */
+function inContext(where: string, err: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return e.message.startsWith(where) ? e : new Error(`${where}: ${e.message}`);
 }

@@ -133,6 +133,7 @@ export const V128 = {
   load: 0x00,
   load32_splat: 0x09,
   store: 0x0b,
+  i8x16_shuffle: 0x0d,
   i32x4_splat: 0x11,
   i32x4_extract_lane: 0x1b,
   i8x16_narrow_i16x8_u: 0x66,
