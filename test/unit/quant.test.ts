@@ -4,9 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { buildMobileNetV2, seededRandom } from '../../plugins/modelzoo/src/lib/onnx/mobilenetv2';
-import { type Model, decodeModel, encodeModel, tensorToFloat32 } from '../../plugins/modelzoo/src/lib/onnx/proto';
+import { type Model, decodeModel, encodeModel, node, tensorToFloat32 } from '../../plugins/modelzoo/src/lib/onnx/proto';
 import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
 import { type CalibrationSource, quantizeModel, resolveInt8Options } from '../../plugins/modelzoo/src/lib/quant';
+import { probeShapes } from '../../plugins/modelzoo/src/lib/quant/calibrate';
+import { foldInputNormalization } from '../../plugins/modelzoo/src/lib/quant/input-fold';
+import { calibratedTensors, planQuantization } from '../../plugins/modelzoo/src/lib/quant/plan';
+import { prepareGraph } from '../../plugins/modelzoo/src/lib/quant/prepare';
+import { inferShapes } from '../../plugins/modelzoo/src/lib/quant/shapes';
 import { WEIGHT_MIN_LEVELS, quantizeWeight, weightScale } from '../../plugins/modelzoo/src/lib/quant/qdq';
 import { foldNormalization } from '../../plugins/modelzoo/src/lib/runtime/fold-normalization';
 import { createSession, ort } from '../../plugins/modelzoo/src/lib/runtime/session';
@@ -221,4 +226,104 @@ test('options: vamc spellings, defaults and errors naming the option', () => {
   assert.throws(() => resolveInt8Options({ quant_mode: 'max', calibrate_mode: 'mse' }), /both set calibrate_mode/);
   assert.throws(() => resolveInt8Options({ per_chanel: true }), /unknown option 'per_chanel'/);
   assert.throws(() => resolveInt8Options({ calibration_count: 0 }), /calibration_count must be a positive integer/);
+});
+
+/** The Keras/TF export layout: x / 127.5 - 1, TF "SAME" padding, a 1x1 Conv classifier -> Flatten -> Identity. */
+function kerasStyleModel(): Model {
+  const m = buildMobileNetV2({ width: 0.25, inputSize: S, classes: 10, padding: 'tf-same' });
+  const g = m.graph!;
+  const fc = g.node!.findIndex((n) => n.opType === 'Gemm');
+  const flat = g.node!.findIndex((n) => n.opType === 'Flatten');
+  const w = g.initializer!.find((t) => t.name === 'fc.weight')!;
+  w.dims = [Number(w.dims![0]), Number(w.dims![1]), 1, 1];
+  g.node!.splice(flat, fc - flat + 1,
+    node('Conv', ['pool', 'fc.weight', 'fc.bias'], ['fc.conv'], { kernel_shape: [1, 1] }, 'fc.conv'),
+    node('Flatten', ['fc.conv'], ['fc.flat'], { axis: 1 }, 'fc.flatten'),
+    node('Identity', ['fc.flat'], ['logits'], {}, 'fc.identity'),
+  );
+  return foldNormalization(m, PRESETS['keras']!.normalize);
+}
+
+async function logitSnr(a: Model, b: Model): Promise<number> {
+  const held = tensorOf(images(8, 99));
+  const x = (await (await createSession(encodeModel(a))).run({ image_u8: held })).logits!.data as Float32Array;
+  const y = (await (await createSession(encodeModel(b))).run({ image_u8: held })).logits!.data as Float32Array;
+  let s = 0;
+  let n = 0;
+  for (let k = 0; k < x.length; k++) {
+    s += x[k]! ** 2;
+    n += (x[k]! - y[k]!) ** 2;
+  }
+  return 10 * Math.log10(s / n);
+}
+
+test('Keras layout: the uint8 image feeds the first QLinearConv, the 1x1-Conv classifier runs as QGemm with float logits', async () => {
+  const keras = kerasStyleModel();
+  const q = await quantizeModel(keras, source, {}, quiet);
+  const d = q.details as Record<string, any>;
+  assert.equal(d['input_folded'].input, 'image_u8');
+  assert.deepEqual(d['input_folded'].removed_nodes, ['normalize.cast', 'normalize.mul', 'normalize.sub']);
+  assert.ok([127, 128].includes(d['input_folded'].zero_point)); // 127.5 is the centre: either is half a step off
+  assert.ok(Math.abs(d['input_folded'].scale - 1 / 127.5) < 1e-9);
+  // Padded pixels read 0.5/127.5 instead of 0: half an input step, and only on the border.
+  assert.ok(d['input_folded'].max_pad_error <= (0.5 / 127.5) * 1.001);
+  assert.equal(d['tensors']['input'].dequantized_from, 'image_u8');
+  const ops = await optimizedOps(q.model);
+  for (const op of [...FLOAT_COMPUTE, 'Cast', 'Mul', 'Sub', 'QuantizeLinear', 'DequantizeLinear']) {
+    assert.equal(count(ops, op), 0, `${op} left in the optimized graph`);
+  }
+  assert.equal(count(ops, 'QLinearConv'), countSrc(keras, 'Conv') - 1); // the classifier Conv is a QGemm
+  assert.equal(count(ops, 'QGemm'), 1);
+  // The logits are QGemm's float output, not a uint8 tensor: no Q/DQ pair behind the classifier.
+  const gemm = q.model.graph!.node!.find((n) => n.opType === 'Gemm')!;
+  assert.deepEqual(gemm.output, ['logits']);
+  assert.ok(!q.model.graph!.node!.some((n) => n.input!.includes('logits')));
+  assert.ok((await logitSnr(keras, q.model)) > 12);
+});
+
+test('input folding is skipped where no single zero point keeps the padding exact (ImageNet mean/std)', async () => {
+  const q = await quantizeModel(model, source, {}, quiet);
+  assert.equal((q.details as Record<string, unknown>)['input_folded'], undefined);
+  assert.ok(q.model.graph!.node!.some((n) => n.opType === 'Cast'));
+});
+
+test('the folded input computes the same float function (up to half a step on padded pixels)', () => {
+  const keras = kerasStyleModel();
+  const prepared = prepareGraph(keras);
+  const convs = new Set(prepared.model.graph!.node!.filter((n) => n.opType === 'Conv').map((n) => n.name!));
+  const before = prepareGraph(keras).model;
+  const fold = foldInputNormalization(prepared, convs, new Set())!;
+  assert.ok(fold);
+  const stem = prepared.model.graph!.node!.find((n) => n.name === fold.convs[0])!;
+  const inits = new Map(prepared.model.graph!.initializer!.map((t) => [t.name, t]));
+  const orig = new Map(before.graph!.initializer!.map((t) => [t.name, t]));
+  const origStem = before.graph!.node!.find((n) => n.name === fold.convs[0])!;
+  // a = 1/127.5, Z = 127 or 128: weights unchanged (a / S = 1), bias += sum(W) * (Z/127.5 - 1).
+  const w0 = tensorToFloat32(orig.get(origStem.input![1]!)!);
+  const w1 = tensorToFloat32(inits.get(stem.input![1]!)!);
+  for (let i = 0; i < w0.length; i++) assert.ok(Math.abs(w0[i]! - w1[i]!) <= 1e-6 * Math.abs(w0[i]!) + 1e-12);
+  const b0 = tensorToFloat32(orig.get(origStem.input![2]!)!);
+  const b1 = tensorToFloat32(inits.get(stem.input![2]!)!);
+  const per = w0.length / b0.length;
+  for (let o = 0; o < b0.length; o++) {
+    let sum = 0;
+    for (let k = 0; k < per; k++) sum += w0[o * per + k]!;
+    assert.ok(Math.abs(b1[o]! - (b0[o]! + sum * (fold.zeroPoint / 127.5 - 1))) < 1e-5);
+  }
+});
+
+test('static shape inference matches what ONNX Runtime computes (no probe session needed)', async () => {
+  for (const m of [model, kerasStyleModel()]) {
+    const prepared = prepareGraph(m);
+    const tensors = calibratedTensors(planQuantization(prepared, resolveInt8Options({})));
+    const feeds = { image_u8: tensorOf(images(2, 5)) };
+    const probed = await probeShapes(prepared.model, tensors, feeds);
+    const inferred = inferShapes(prepared.model.graph!, new Map([['image_u8', [1, 3, S, S]]]), tensors);
+    assert.ok(inferred, 'every calibrated tensor has an inferred shape');
+    for (const t of tensors) assert.deepEqual(inferred.get(t), probed.get(t), t);
+  }
+  // An op it does not know: undefined, and calibration falls back to ONNX Runtime.
+  const odd = prepareGraph(model).model;
+  odd.graph!.node!.find((n) => n.opType === 'GlobalAveragePool')!.opType = 'GlobalLpPool';
+  assert.equal(inferShapes(odd.graph!, new Map([['image_u8', [1, 3, S, S]]]), ['pool']), undefined);
 });
