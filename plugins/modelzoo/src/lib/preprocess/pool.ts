@@ -9,7 +9,7 @@ import type { PreprocessReply, PreprocessTask } from './worker';
 
 export interface PreprocessPoolOptions {
   geometry: GeometrySpec;
-  /** Worker threads; default os.availableParallelism(). */
+  /** Parallelism: worker threads, or (inline) decodes in flight; default os.availableParallelism(). */
   threads?: number;
   /** Images in flight per worker, so one decodes (libuv thread) while another resamples (JS). */
   perWorker?: number;
@@ -50,8 +50,10 @@ function spawnWorker(): Worker {
 }
 
 /**
- * Preprocesses images on worker threads: the JS resampler is CPU-bound, so on the main thread it would
- * use one core however many images sharp decodes in parallel. Results come back per call, in any order.
+ * Preprocesses images with bounded parallelism. Inline mode (see inlineCapable) keeps everything on the
+ * calling thread but the decodes; worker mode is for the JS resamplers (cv2, nearest), which are
+ * CPU-bound and on one thread would use one core however many images sharp decodes in parallel.
+ * Results come back per call, in any order.
  */
 export class PreprocessPool {
   private readonly workers: { w: Worker; busy: Map<number, Pending> }[] = [];
