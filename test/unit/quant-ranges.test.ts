@@ -71,3 +71,26 @@ test('ranges always contain zero, so zero (padding, ReLU) is exact', () => {
     assert.ok(r.hi > 3, mode);
   }
 });
+
+test('streaming histogram: exact extremes from observe() let add() skip its own pass; leading zeros land at 0', () => {
+  const rand = seededRandom(4);
+  const batches = [new Float32Array(5000), ...[1, 2, 3].map(() => Float32Array.from({ length: 5000 }, () => (rand() * 2 - 1) * 5))];
+  const a = new TensorHistogram(2048, 6);
+  const b = new TensorHistogram(2048, 6);
+  for (const d of batches) {
+    a.add(d, true);
+    // Calibration: exact extremes first (from ONNX Runtime), then the sample.
+    b.observe(d.reduce((m, v) => Math.min(m, v), 0), d.reduce((m, v) => Math.max(m, v), 0));
+    b.add(d, true, true);
+  }
+  assert.deepEqual(Array.from(b.counts), Array.from(a.counts));
+  assert.equal(b.zeros, a.zeros);
+  assert.ok(a.zeros >= 5000);
+  // An all-zero first batch (range still 0) counts in the bin holding 0, not at the histogram's low end.
+  assert.ok(Math.abs(a.quantile(0.5)) <= a.binWidth, `${a.quantile(0.5)}`); // 37.5% below 0, 25% exactly 0
+  const z = new TensorHistogram(8);
+  z.add(new Float32Array(10));
+  z.add(Float32Array.of(4));
+  assert.ok(z.quantile(0.5) >= 0 && z.quantile(0.5) < z.binWidth); // inside the bin holding 0
+  assert.equal(z.counts[0], 0);
+});

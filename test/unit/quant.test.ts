@@ -7,7 +7,7 @@ import { buildMobileNetV2, seededRandom } from '../../plugins/modelzoo/src/lib/o
 import { type Model, decodeModel, encodeModel, node, tensorToFloat32 } from '../../plugins/modelzoo/src/lib/onnx/proto';
 import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
 import { type CalibrationSource, quantizeModel, resolveInt8Options } from '../../plugins/modelzoo/src/lib/quant';
-import { probeShapes } from '../../plugins/modelzoo/src/lib/quant/calibrate';
+import { probeShapes, samplingModel } from '../../plugins/modelzoo/src/lib/quant/calibrate';
 import { foldInputNormalization } from '../../plugins/modelzoo/src/lib/quant/input-fold';
 import { calibratedTensors, planQuantization } from '../../plugins/modelzoo/src/lib/quant/plan';
 import { prepareGraph } from '../../plugins/modelzoo/src/lib/quant/prepare';
@@ -326,4 +326,15 @@ test('static shape inference matches what ONNX Runtime computes (no probe sessio
   const odd = prepareGraph(model).model;
   odd.graph!.node!.find((n) => n.opType === 'GlobalAveragePool')!.opType = 'GlobalLpPool';
   assert.equal(inferShapes(odd.graph!, new Map([['image_u8', [1, 3, S, S]]]), ['pool']), undefined);
+});
+
+test('calibration taps run as soon as their tensor exists: tap groups are appended last-tensor-first', async () => {
+  const prepared = prepareGraph(model);
+  const tensors = calibratedTensors(planQuantization(prepared, resolveInt8Options({})));
+  const shapes = await probeShapes(prepared.model, tensors, { image_u8: tensorOf(images(1, 5)) });
+  const sampler = samplingModel(prepared.model, shapes, new Set());
+  const taps = sampler.graph!.node!.slice(prepared.model.graph!.node!.length);
+  const firstTap = (t: string) => taps.findIndex((n) => n.input![0] === t);
+  // ONNX Runtime runs a depth-first search from the leaves, last leaf first: the earliest tensor's taps go last.
+  for (let i = 1; i < tensors.length; i++) assert.ok(firstTap(tensors[i - 1]!) > firstTap(tensors[i]!), tensors[i]);
 });

@@ -16,7 +16,6 @@ export class TensorHistogram {
   /** Half-width of the histogram's range [-range, range]; 0 until the first non-zero value. */
   range = 0;
   readonly counts: Float64Array;
-  private readonly scratch: Uint32Array;
 
   constructor(
     readonly binsPerSide = DEFAULT_BINS_PER_SIDE,
@@ -25,7 +24,6 @@ export class TensorHistogram {
   ) {
     if (binsPerSide % 2 !== 0) throw new Error(`histogram bins per side must be even, got ${binsPerSide}`);
     this.counts = new Float64Array(2 * binsPerSide);
-    this.scratch = new Uint32Array(2 * binsPerSide);
   }
 
   get binWidth(): number {
@@ -40,45 +38,57 @@ export class TensorHistogram {
     this.grow(Math.max(-lo, hi));
   }
 
-  /** Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). */
-  add(data: Float32Array, atoms = false): void {
+  /**
+   * Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). `within`
+   * says observe() already covered the batch's extremes (exact ones from ONNX Runtime), so the pass that
+   * finds them here is skipped: calibration adds ~100k values per tensor per batch.
+   */
+  add(data: Float32Array, atoms = false, within = false): void {
     const n = data.length;
     if (n === 0) return;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const v = data[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
+    if (!within) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = data[i]!;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
+      if (lo < this.min) this.min = lo;
+      if (hi > this.max) this.max = hi;
+      this.grow(Math.max(-lo, hi));
     }
-    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
-    if (lo < this.min) this.min = lo;
-    if (hi > this.max) this.max = hi;
     this.count += n;
-    this.grow(Math.max(-lo, hi));
+    if (this.range === 0) {
+      // Every value so far is 0 (the range grows with the first non-zero one): all in the centre bin.
+      this.counts[this.binsPerSide]! += n;
+      if (atoms) this.zeros += n;
+      return;
+    }
     const B = this.binsPerSide;
     const last = 2 * B - 1;
     const s = B / this.range;
-    const h = this.scratch;
-    h.fill(0);
-    for (let i = 0; i < n; i++) {
-      const k = (data[i]! * s + B) | 0;
-      h[k > last ? last : k]!++;
-    }
     const c = this.counts;
-    for (let k = 0; k <= last; k++) c[k]! += h[k]!;
-    if (atoms) {
-      let z = 0;
-      let top = 0;
-      const clip = this.clipHigh ?? NaN;
+    if (!atoms) {
       for (let i = 0; i < n; i++) {
-        const v = data[i]!;
-        if (v === 0) z++;
-        else if (v === clip) top++;
+        const k = (data[i]! * s + B) | 0;
+        c[k > last ? last : k < 0 ? 0 : k]!++;
       }
-      this.zeros += z;
-      this.clipHits += top;
+      return;
     }
+    let z = 0;
+    let top = 0;
+    const clip = this.clipHigh ?? NaN;
+    for (let i = 0; i < n; i++) {
+      const v = data[i]!;
+      const k = (v * s + B) | 0;
+      c[k > last ? last : k < 0 ? 0 : k]!++;
+      if (v === 0) z++;
+      else if (v === clip) top++;
+    }
+    this.zeros += z;
+    this.clipHits += top;
   }
 
   /** Doubles the range until it covers `absMax`, merging bin pairs so earlier counts stay exact. */
