@@ -4,6 +4,7 @@ import { DataType, type Model, encodeModel, int64Tensor, node, onnx, realInputs 
 import { createSession, ort } from '../runtime/session';
 import { TensorHistogram } from './histogram';
 import { inferShapes } from './shapes';
+import type { CalibrateMode } from './options';
 import { cloneModel } from './prepare';
 
 export interface CalibrationBatch {
@@ -73,12 +74,17 @@ export interface CalibrationResult {
 }
 
 /**
- * Values sampled per tensor per image (at least one per channel): ~200k per tensor over 200 images, 1M
- * over the default 1000. min and max are exact anyway (ONNX Runtime reduces the whole tensor), so only
- * the histogram's interior comes from the sample, and folding the samples into histograms in JavaScript
- * is the one per-value cost calibration adds to the forward pass.
+ * Values sampled per tensor per image (at least one per channel) for the methods that fit the histogram's
+ * shape (kl_divergence, mse): ~400k per tensor over 200 images. min and max are exact anyway (ONNX
+ * Runtime reduces the whole tensor), and folding the samples into histograms in JavaScript is the one
+ * per-value cost calibration adds to the forward pass, so each method samples what it reads:
  */
-export const SAMPLES_PER_IMAGE = 1024;
+export const SAMPLES_PER_IMAGE = 2048;
+
+/** percentile reads the histogram's 1e-5 tails only, clamped to the exact extremes; max reads no histogram. */
+export function samplesPerImage(mode: CalibrateMode): number {
+  return mode === 'max' ? 0 : mode === 'percentile' ? SAMPLES_PER_IMAGE / 2 : SAMPLES_PER_IMAGE;
+}
 
 const sampleName = (t: string) => `${t}.calib_sample`;
 const minName = (t: string) => `${t}.calib_negmax`;
@@ -108,7 +114,12 @@ export async function probeShapes(model: Model, tensors: string[], feeds: Record
  * every tapped tensor, and fetching whole tensors costs gigabytes of copies; this keeps calibration
  * under 2x a plain forward pass plus fixed setup.
  */
-export function samplingModel(model: Model, shapes: Map<string, number[]>, nonNegative: Set<string>): Model {
+export function samplingModel(
+  model: Model,
+  shapes: Map<string, number[]>,
+  nonNegative: Set<string>,
+  perImageSamples = SAMPLES_PER_IMAGE,
+): Model {
   const out = cloneModel(model);
   const graph = out.graph!;
   graph.initializer!.push(int64Tensor('calib.flat', [1], [-1]));
@@ -120,8 +131,12 @@ export function samplingModel(model: Model, shapes: Map<string, number[]>, nonNe
     const p = `${t}.calib`;
     const perImage = dims.slice(1).reduce((a, d) => a * d, 1);
     if (dims.length === 4) {
-      const s = Math.max(1, Math.round(Math.sqrt(perImage / SAMPLES_PER_IMAGE)));
-      nodes.push(node('MaxPool', [t], [`${p}.strided`], { kernel_shape: [1, 1], strides: [s, s] }, `${p}.Sample`));
+      if (perImageSamples > 0) {
+        const s = Math.max(1, Math.round(Math.sqrt(perImage / perImageSamples)));
+        nodes.push(node('MaxPool', [t], [`${p}.strided`], { kernel_shape: [1, 1], strides: [s, s] }, `${p}.Sample`));
+        nodes.push(node('Reshape', [`${p}.strided`, 'calib.flat'], [sampleName(t)], {}, `${p}.SampleFlat`));
+        outputs.push(sampleName(t));
+      }
       nodes.push(node('GlobalMaxPool', [t], [`${p}.chmax`], {}, `${p}.Max`));
       if (!nonNegative.has(t)) {
         nodes.push(node('Neg', [t], [`${p}.neg`], {}, `${p}.Neg`));
@@ -130,7 +145,6 @@ export function samplingModel(model: Model, shapes: Map<string, number[]>, nonNe
         nodes[nodes.length - 1]!.input!.push('calib.flat');
         outputs.push(minName(t));
       }
-      nodes.push(node('Reshape', [`${p}.strided`, 'calib.flat'], [sampleName(t)], {}, `${p}.SampleFlat`));
       nodes.push(node('Reshape', [`${p}.chmax`, 'calib.flat'], [maxName(t)], {}, `${p}.MaxFlat`));
     } else {
       // Small non-spatial tensors (features, logits): every value is the sample.
@@ -138,9 +152,9 @@ export function samplingModel(model: Model, shapes: Map<string, number[]>, nonNe
       nodes.push(node('ReduceMax', [t], [maxName(t)], { keepdims: 0 }, `${p}.Max`));
       nodes.push(node('Neg', [t], [`${p}.neg`], {}, `${p}.Neg`));
       nodes.push(node('ReduceMax', [`${p}.neg`], [minName(t)], { keepdims: 0 }, `${p}.NegMax`));
-      outputs.push(minName(t));
+      outputs.push(minName(t), sampleName(t));
     }
-    outputs.push(sampleName(t), maxName(t));
+    outputs.push(maxName(t));
   }
   // Taps in reverse order. ONNX Runtime orders execution by a depth-first search from the graph's leaf
   // nodes, last leaf first: with the earliest tensor's taps last, each tap runs as soon as its tensor
@@ -167,7 +181,14 @@ export async function collectStatistics(
   tensors: string[],
   clipHighs: Map<string, number>,
   source: CalibrationSource,
-  o: { maxImages: number; atoms: boolean; nonNegative: Set<string>; progress?: ProgressCallback | undefined },
+  o: {
+    maxImages: number;
+    atoms: boolean;
+    nonNegative: Set<string>;
+    /** Per tensor per image; 0 collects only the exact extremes (all `max` needs). */
+    samplesPerImage?: number;
+    progress?: ProgressCallback | undefined;
+  },
 ): Promise<CalibrationResult> {
   const start = performance.now();
   let session: ort.InferenceSession | undefined;
@@ -194,11 +215,12 @@ export async function collectStatistics(
   const accumulate = (result: ort.InferenceSession.OnnxValueMapType, size: number) => {
     for (const t of tensors) {
       const v = result[sampleName(t)];
-      if (!v || v.type !== 'float32') throw new Error(`int8 calibration: tensor '${t}' is not float32`);
+      const top = result[maxName(t)];
+      if (!top || top.type !== 'float32' || (v && v.type !== 'float32')) throw new Error(`int8 calibration: tensor '${t}' is not float32`);
       const h = histograms.get(t)!;
       const negMax = result[minName(t)];
-      h.observe(negMax ? -maxOf(negMax.data as Float32Array) : 0, maxOf(result[maxName(t)]!.data as Float32Array));
-      h.add(v.data as Float32Array, o.atoms, true);
+      h.observe(negMax ? -maxOf(negMax.data as Float32Array) : 0, maxOf(top.data as Float32Array));
+      if (v) h.add(v.data as Float32Array, o.atoms, true);
     }
     images += size;
     batches++;
@@ -208,7 +230,7 @@ export async function collectStatistics(
     let feeds = await next();
     if (feeds) {
       const shapes = await tensorShapes(model, tensors, feeds);
-      const sampler = samplingModel(model, shapes, o.nonNegative);
+      const sampler = samplingModel(model, shapes, o.nonNegative, o.samplesPerImage);
       fetches = sampler.graph!.output!.map((v) => v.name!).filter((n) => n.includes('.calib_'));
       session = await createSession(encodeModel(sampler));
     }

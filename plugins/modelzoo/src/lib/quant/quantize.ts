@@ -4,6 +4,7 @@ import {
   type ProgressCallback,
   collectStatistics,
   defaultProgress,
+  samplesPerImage,
   toSource,
 } from './calibrate';
 import { type Int8Options, resolveInt8Options } from './options';
@@ -52,6 +53,7 @@ export async function quantizeModel(
     maxImages: opts.calibration_count,
     nonNegative: new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor)),
     atoms: opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse',
+    samplesPerImage: samplesPerImage(opts.calibrate_mode),
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 
@@ -93,6 +95,7 @@ export async function quantizeModel(
     calibration: {
       images: stats.images,
       batches: stats.batches,
+      samples_per_image: samplesPerImage(opts.calibrate_mode),
       sha256: stats.sha256,
       seconds: Number(stats.seconds.toFixed(3)),
     },

@@ -8,7 +8,8 @@ export interface Range {
 }
 
 export function chooseRange(h: TensorHistogram, mode: CalibrateMode, percentile: number): Range {
-  if (h.count === 0) throw new Error('no calibration values reached this tensor');
+  if (!(h.min <= h.max)) throw new Error('no calibration values reached this tensor');
+  if (h.count === 0 && mode !== 'max') throw new Error(`calibrate_mode ${mode} needs sampled values; this tensor has only its extremes`);
   let r: Range;
   switch (mode) {
     case 'max':
