@@ -72,10 +72,13 @@ test('prepares the demo set: shards, manifest, datalist order, tensors equal pre
   } finally {
     await ds.close();
   }
-  // Same inputs, same bytes.
-  const again = await prepareDataset({ imagesDir: DEMO, labelsFile: path.join(DEMO, 'val_label.txt'), outDir: path.join(tmp(), 'ds2'), geometry: G, classes: 4, shardSize: 5, calibrationSize: 8, concurrency: 1 });
-  assert.deepEqual(again.shards.map((s) => s.sha256), m.shards.map((s) => s.sha256));
-  assert.equal(again.calibration.sha256, m.calibration.sha256);
+  // Same inputs, same bytes, whichever way the pool runs.
+  for (const [concurrency, preprocessMode] of [[1, 'auto'], [2, 'workers'], [3, 'auto']] as const) {
+    const again = await prepareDataset({ imagesDir: DEMO, labelsFile: path.join(DEMO, 'val_label.txt'), outDir: path.join(tmp(), 'ds2'), geometry: G, classes: 4, shardSize: 5, calibrationSize: 8, concurrency, preprocessMode });
+    assert.deepEqual(again.shards.map((s) => s.sha256), m.shards.map((s) => s.sha256), `${concurrency} ${preprocessMode}`);
+    assert.equal(again.calibration.sha256, m.calibration.sha256);
+    assert.equal(again.calibration.tensorsSha256, m.calibration.tensorsSha256);
+  }
 });
 
 test('a corrupt image fails naming the file and label line, leaving no output; skipCorrupt records it', async () => {

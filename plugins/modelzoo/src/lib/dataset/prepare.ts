@@ -24,8 +24,10 @@ export interface PrepareDatasetOptions {
   classes?: number;
   /** Images per shard file (default 1024). */
   shardSize?: number;
-  /** Worker threads (default os.availableParallelism()). */
+  /** Parallelism (default os.availableParallelism()): decodes in flight, or worker threads. */
   concurrency?: number;
+  /** How images are preprocessed (PreprocessPool mode); default 'auto'. */
+  preprocessMode?: 'auto' | 'inline' | 'workers';
   /** Skip unreadable/corrupt images (listed in manifest.skipped) instead of failing. */
   skipCorrupt?: boolean;
   demo?: boolean;
@@ -57,7 +59,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
   const fingerprint = opts.fingerprint ?? (await fingerprintImageFolder(opts.imagesDir, opts.labelsFile, 'stat'));
 
   return withAtomicDir(opts.outDir, async (tmp) => {
-    const pool = new PreprocessPool({ geometry: opts.geometry, threads });
+    const pool = new PreprocessPool({ geometry: opts.geometry, threads, mode: opts.preprocessMode });
     const shards = new ShardWriter(tmp, shardSize, imageBytes);
     const kept: LabelLine[] = [];
     const calibHash = createHash('sha256');

@@ -16,18 +16,20 @@ export interface PreprocessPoolOptions {
   /**
    * 'inline': no worker threads; decodes run on libuv's threadpool and the SIMD resampler on the calling
    * thread. 'workers': decode and resample on worker threads. 'auto' (default): inline where the
-   * geometry has the SIMD resampler (Pillow bilinear/bicubic), workers otherwise.
+   * geometry has the SIMD resampler (Pillow bilinear/bicubic) and threads <= 2, workers otherwise.
    */
   mode?: 'auto' | 'inline' | 'workers';
 }
 
 /**
- * With the SIMD resampler an image costs ~0.2 ms of JS against ~2 ms of JPEG decoding, which sharp
- * already runs off-thread; worker threads would add start-up (a sharp load and, from source, a TS
- * compile per worker) and a message round trip per image for no parallelism gained.
+ * With the SIMD resampler an image costs the calling thread ~0.7 ms (sharp's call setup, resampling,
+ * then hashing and writing in dataset-prep) against ~1.7 ms of JPEG decoding that sharp runs on
+ * libuv's threadpool: one JS thread keeps up with two decoders, and worker threads would only add
+ * start-up (sharp, and from source a TS compile, per worker) and a message round trip per image. With
+ * more decoders that one thread becomes the bottleneck, so larger pools use workers.
  */
-export function inlineCapable(g: GeometrySpec): boolean {
-  return g.backend === 'pillow' && (g.interpolation === 'bilinear' || g.interpolation === 'bicubic') && simdAvailable();
+export function inlineCapable(g: GeometrySpec, threads: number): boolean {
+  return threads <= 2 && g.backend === 'pillow' && (g.interpolation === 'bilinear' || g.interpolation === 'bicubic') && simdAvailable();
 }
 
 interface Pending {
@@ -71,7 +73,7 @@ export class PreprocessPool {
     const threads = Math.max(1, opts.threads ?? os.availableParallelism());
     this.perWorker = Math.max(1, opts.perWorker ?? 2);
     const mode = opts.mode ?? 'auto';
-    this.inline = mode === 'inline' || (mode === 'auto' && inlineCapable(opts.geometry));
+    this.inline = mode === 'inline' || (mode === 'auto' && inlineCapable(opts.geometry, threads));
     // `threads` decodes at once on libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise,
     // which caps it), the calling thread resampling finished ones meanwhile: like a process pool of
     // `threads` workers whose parent collects the results.
