@@ -80,12 +80,14 @@ export class TensorHistogram {
     let z = 0;
     let top = 0;
     const clip = this.clipHigh ?? NaN;
+    // Branch-free counts: ReLU outputs are about half exact zeros in no order, and a mispredicted branch
+    // per value costs three times the histogram update itself.
     for (let i = 0; i < n; i++) {
       const v = data[i]!;
       const k = (v * s + B) | 0;
       c[k > last ? last : k < 0 ? 0 : k]!++;
-      if (v === 0) z++;
-      else if (v === clip) top++;
+      z += +(v === 0);
+      top += +(v === clip);
     }
     this.zeros += z;
     this.clipHits += top;
