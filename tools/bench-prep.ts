@@ -112,6 +112,9 @@ async function main(): Promise<void> {
         ours_median: round(median(ours)),
         torchvision_median: round(median(tv)),
         ratio: Math.round((median(ours) / median(tv)) * 100) / 100,
+        // Each round runs both back to back, so a burst of other load tends to hit a pair: the median of
+        // the per-round ratios is steadier than the ratio of the medians on a shared machine.
+        ratio_paired_median: Math.round(median(ours.map((o, i) => o / tv[i]!)) * 100) / 100,
         // CPU time per image (all threads / processes): less sensitive to other load on a shared machine
         // than wall-clock rates; torchvision's / ours, so > 1 means we spend less CPU per image.
         ours_cpu_ms_per_img_median: Math.round(median(oursCpu) * 100) / 100,

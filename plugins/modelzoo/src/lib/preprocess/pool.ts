@@ -11,7 +11,7 @@ export interface PreprocessPoolOptions {
   geometry: GeometrySpec;
   /** Parallelism: worker threads, or (inline) decodes in flight; default os.availableParallelism(). */
   threads?: number;
-  /** Images in flight per worker, so one decodes (libuv thread) while another resamples (JS). */
+  /** Images in flight per worker (or per inline lane), so one decodes (libuv thread) while another resamples (JS). */
   perWorker?: number;
   /**
    * 'inline': no worker threads; decodes run on libuv's threadpool and the SIMD resampler on the calling
@@ -74,10 +74,10 @@ export class PreprocessPool {
     this.perWorker = Math.max(1, opts.perWorker ?? 2);
     const mode = opts.mode ?? 'auto';
     this.inline = mode === 'inline' || (mode === 'auto' && inlineCapable(opts.geometry, threads));
-    // `threads` decodes at once on libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise,
-    // which caps it), the calling thread resampling finished ones meanwhile: like a process pool of
-    // `threads` workers whose parent collects the results.
-    this.inlineLimit = threads;
+    // The same in-flight budget as worker mode (threads x perWorker): while one image of a lane is
+    // being resampled on this thread, its next one already decodes. libuv's pool (4 threads unless
+    // UV_THREADPOOL_SIZE says otherwise) runs the decodes.
+    this.inlineLimit = threads * this.perWorker;
     if (this.inline) {
       // libvips' operation cache would keep decoded images alive across tasks; every input is read once.
       sharp.cache(false);
