@@ -120,9 +120,16 @@ export function samplingModel(
   nonNegative: Set<string>,
   perImageSamples = SAMPLES_PER_IMAGE,
 ): Model {
-  const out = cloneModel(model);
-  const graph = out.graph!;
-  graph.initializer!.push(int64Tensor('calib.flat', [1], [-1]));
+  // A shallow copy: the taps only add nodes, outputs and one initializer, and deep-copying (encoding and
+  // decoding) every weight would cost more than building the session.
+  const src = model.graph!;
+  const graph = onnx.GraphProto.create({
+    ...src,
+    node: [...(src.node ?? [])],
+    initializer: [...(src.initializer ?? []), int64Tensor('calib.flat', [1], [-1])],
+    output: [...(src.output ?? [])],
+  });
+  const out = onnx.ModelProto.create({ ...model, graph });
   const groups: onnx.INodeProto[][] = [];
   const outputs: string[] = [];
   for (const [t, dims] of shapes) {
