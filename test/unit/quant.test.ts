@@ -338,3 +338,20 @@ test('calibration taps run as soon as their tensor exists: tap groups are append
   // ONNX Runtime runs a depth-first search from the leaves, last leaf first: the earliest tensor's taps go last.
   for (let i = 1; i < tensors.length; i++) assert.ok(firstTap(tensors[i - 1]!) > firstTap(tensors[i]!), tensors[i]);
 });
+
+test('max calibration reads only the exact extremes: no samples, ranges are the observed [min, max]', async () => {
+  const q = await quantizeModel(model, source, { calibrate_mode: 'max' }, quiet);
+  const d = q.details as Record<string, any>;
+  assert.equal(d['calibration'].samples_per_image, 0);
+  assert.equal(d['calibration'].images, 16);
+  for (const [name, t] of Object.entries(d['tensors'] as Record<string, any>)) {
+    if (t.same_as) continue;
+    const hi = t.folded_clip ? Math.min(t.observed[1], t.folded_clip[1]) : t.observed[1];
+    assert.ok(Math.abs(t.range[1] - Math.max(0, hi)) < 1e-6, name);
+    assert.ok(Math.abs(t.range[0] - Math.min(0, t.observed[0])) < 1e-6, name);
+  }
+  const pct = await quantizeModel(model, source, {}, quiet);
+  assert.equal((pct.details as any).calibration.samples_per_image, 1024);
+  const kl = await quantizeModel(model, source, { calibrate_mode: 'mse', calibration_count: 4 }, quiet);
+  assert.equal((kl.details as any).calibration.samples_per_image, 2048);
+});
