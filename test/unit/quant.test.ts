@@ -102,7 +102,7 @@ test('int8 logits stay close to fp32 on held-out images', async () => {
   assert.ok(snr > 14, `SNR ${snr} dB`);
 });
 
-test('per-channel weight scales: max|w| / k (k in [64, 127]) with the least rounding error, max|w| never clipped', () => {
+test('per-channel weight scales: max|w| / k (k in [64, 127]): exact grids first, least squares on small channels, max|w| never clipped', () => {
   // [3 out, 2 in, 1, 1]: channel maxima 1, 0.5, 2.54.
   const w = Float32Array.from([1, -0.25, 0.5, 0.1, -2.54, 2]);
   const q = quantizeWeight(w, [3, 2, 1, 1], 0, true);
@@ -142,6 +142,10 @@ test('weights already on an int8 grid (QAT / re-exported int8 models) are recove
   const m = r.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
   const sse = (s: number) => r.reduce((e, v) => e + (v - s * Math.round(v / s)) ** 2, 0);
   assert.ok(sse(weightScale(r, m)) <= sse(m / 127));
+  // Large off-grid channels: the textbook max|w| / 127.
+  const big = Float32Array.from({ length: 500 }, () => rand() * 2 - 1);
+  const bm = big.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  assert.equal(weightScale(big, bm), Math.fround(bm / 127));
 });
 
 test('the QDQ model carries per-channel int8 weights, int32 biases at input scale x weight scale', async () => {
