@@ -49,11 +49,14 @@ export async function quantizeModel(
   const tensors = calibratedTensors(plan);
   const clipHighs = new Map<string, number>();
   for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
+  const histogramShapeMode = opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse';
   const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
     maxImages: opts.calibration_count,
     nonNegative: new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor)),
-    atoms: opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse',
+    atoms: histogramShapeMode,
     samplesPerImage: samplesPerImage(opts.calibrate_mode),
+    // KL and MSE pick the range from the histogram's shape; a clip-capped tensor's range ends at the cap.
+    sampledExtremes: histogramShapeMode ? new Set(clipHighs.keys()) : new Set(),
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 
@@ -96,6 +99,8 @@ export async function quantizeModel(
       images: stats.images,
       batches: stats.batches,
       samples_per_image: samplesPerImage(opts.calibrate_mode),
+      // Tensors whose max came from the sample (KL/MSE on clip-capped tensors), not a full reduction.
+      sampled_max_tensors: histogramShapeMode ? clipHighs.size : 0,
       sha256: stats.sha256,
       seconds: Number(stats.seconds.toFixed(3)),
     },
