@@ -13,6 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { sha256 } from '../plugins/modelzoo/src/lib/common/atomic';
 import { topK } from '../plugins/modelzoo/src/lib/eval/metrics';
 import { type Model, encodeModel, loadModel } from '../plugins/modelzoo/src/lib/onnx/proto';
@@ -137,12 +139,24 @@ function compare(fp: Float32Array[], q: Float32Array[], labels: number[]) {
   };
 }
 
+/** V8's gc() without --expose-gc on the command line. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-/** Throughput (images/s) of both models, alternating run by run so machine noise hits both alike. */
-async function speed(fp: Model, q: Model, threads: number, batch: Uint8Array, reps: number) {
-  const a = await createSession(encodeModel(fp), { threads });
-  const b = await createSession(encodeModel(q), { threads });
+/**
+ * Throughput (images/s) of both models, alternating run by run so machine noise hits both alike, with
+ * identical session options both sides. ONNX Runtime's idle intra-op workers spin by default, and with
+ * two sessions alternating on 2 cores the idle session's spinning worker takes a core from the running
+ * one (measured: fp32 at 2 threads 31 ms/batch vs 18 ms, int8 15 vs 8.5). The goal rows therefore run
+ * with spinning off on both sides; rows with ONNX Runtime's default (spinning on) are reported as well.
+ */
+async function speed(fp: Model, q: Model, threads: number, batch: Uint8Array, reps: number, spinning: boolean) {
+  const a = await createSession(encodeModel(fp), { threads, spinning });
+  const b = await createSession(encodeModel(q), { threads, spinning });
   const feeds = { image_u8: tensor(batch) };
   for (let i = 0; i < 3; i++) {
     await a.run(feeds);
@@ -172,7 +186,9 @@ async function speed(fp: Model, q: Model, threads: number, batch: Uint8Array, re
     fp32ImagesPerS: Number(fpIps.toFixed(1)),
     int8ImagesPerS: Number(qIps.toFixed(1)),
     ratio,
-    pass: ratio >= GOALS.minInt8OverFp32Throughput,
+    spinning,
+    note: spinning ? "ONNX Runtime's default; the idle session spins on the other one's cores" : 'goal rows: spinning off both sides',
+    pass: spinning ? null : ratio >= GOALS.minInt8OverFp32Throughput,
   };
 }
 
@@ -212,8 +228,12 @@ async function main() {
   for (const method of methods) {
     // The 2x budget's baseline: a plain fp32 forward over the same calibration images, right before and
     // right after calibrating (their mean), so load changes during the run affect both sides alike.
+    // Each timed section starts from a collected heap: earlier sections' garbage is not charged to it.
+    collectGarbage();
     const before = await logitsOf(fp, calib);
+    collectGarbage();
     const q = await quantizeModel(fp, calibSource(), { calibrate_mode: method, calibration_count: calibIdx.length }, () => {});
+    collectGarbage();
     const after = await logitsOf(fp, calib);
     if (method === 'percentile') defaultModel = q.model;
     const qEval = await logitsOf(q.model, evalBatches);
@@ -232,8 +252,12 @@ async function main() {
     process.stderr.write(`[bench-int8] ${JSON.stringify(results[results.length - 1])} ${JSON.stringify(timing[timing.length - 1])}\n`);
   }
   const speedRows = [];
+  const speedDefaultSpinning = [];
   if (defaultModel) {
-    for (const threads of [2, 1]) speedRows.push(await speed(fp, defaultModel, threads, calib[0]!, reps));
+    // A full collection now, so V8's parallel GC threads do not compete with ONNX Runtime's for 2 cores.
+    collectGarbage();
+    for (const threads of [2, 1]) speedRows.push(await speed(fp, defaultModel, threads, calib[0]!, reps, false));
+    for (const threads of [2, 1]) speedDefaultSpinning.push(await speed(fp, defaultModel, threads, calib[0]!, reps, true));
   }
   const ratios = timing.map((t) => t['calibrationOverFp32Forward'] as number);
   const out = {
@@ -252,10 +276,11 @@ async function main() {
       pass: median(ratios) <= GOALS.maxCalibrationOverFp32Forward,
     },
     speed: speedRows,
+    speedSpinningOn: speedDefaultSpinning,
     allPass:
       results.every((r) => Object.values(r['pass'] as Record<string, boolean>).every(Boolean)) &&
       timing.every((t) => t['pass']) &&
-      speedRows.every((r) => r.pass),
+      speedRows.every((r) => r.pass === true),
   };
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }

@@ -7,6 +7,12 @@ export interface SessionOptions {
   threads?: number;
   optimizedModelFilePath?: string;
   level?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * false: intra-op worker threads sleep when idle instead of spinning (ONNX Runtime's default is to
+   * spin). Benchmarks that alternate two sessions on few cores need it: one session's spinning workers
+   * otherwise take the cores the other one is running on.
+   */
+  spinning?: boolean;
 }
 
 export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -18,6 +24,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     executionMode: 'sequential',
   };
   if (opts.optimizedModelFilePath) options.optimizedModelFilePath = opts.optimizedModelFilePath;
+  if (opts.spinning === false) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
   try {
     return typeof model === 'string'
       ? await ort.InferenceSession.create(model, options)
