@@ -199,8 +199,8 @@ export async function collectStatistics(
     samplesPerImage?: number;
     /**
      * Take the max of these non-negative tensors from the sample instead of reducing the whole tensor
-     * (one full read each, ~15% of a forward pass over a network's ReLU6 outputs). For methods that fit
-     * the histogram's shape, on tensors a folded clip caps: the cap bounds the range anyway.
+     * (one full read each, ~15% of a forward pass over a network's ReLU6 outputs). For the methods that
+     * read the histogram, on tensors a folded clip caps: the cap bounds the range anyway.
      */
     sampledExtremes?: Set<string>;
     progress?: ProgressCallback | undefined;

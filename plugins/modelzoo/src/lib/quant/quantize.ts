@@ -55,8 +55,9 @@ export async function quantizeModel(
     nonNegative: new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor)),
     atoms: histogramShapeMode,
     samplesPerImage: samplesPerImage(opts.calibrate_mode),
-    // KL and MSE pick the range from the histogram's shape; a clip-capped tensor's range ends at the cap.
-    sampledExtremes: histogramShapeMode ? new Set(clipHighs.keys()) : new Set(),
+    // percentile, KL and MSE take the range from the sample's histogram (the exact max would only clamp
+    // it) and a clip-capped tensor's range ends at the cap anyway: its max comes from the sample.
+    sampledExtremes: opts.calibrate_mode === 'max' ? new Set() : new Set(clipHighs.keys()),
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 
@@ -99,8 +100,8 @@ export async function quantizeModel(
       images: stats.images,
       batches: stats.batches,
       samples_per_image: samplesPerImage(opts.calibrate_mode),
-      // Tensors whose max came from the sample (KL/MSE on clip-capped tensors), not a full reduction.
-      sampled_max_tensors: histogramShapeMode ? clipHighs.size : 0,
+      // Tensors whose max came from the sample (clip-capped ones, except for max), not a full reduction.
+      sampled_max_tensors: opts.calibrate_mode === 'max' ? 0 : clipHighs.size,
       sha256: stats.sha256,
       seconds: Number(stats.seconds.toFixed(3)),
     },
