@@ -50,14 +50,16 @@ export async function quantizeModel(
   const clipHighs = new Map<string, number>();
   for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
   const histogramShapeMode = opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse';
+  const nonNegative = new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor));
+  // percentile, KL and MSE take the range from the sample's histogram (the exact max would only clamp
+  // it), and a clip-capped tensor's range ends at the cap anyway: its max comes from the sample.
+  const sampledMax = opts.calibrate_mode === 'max' ? new Set<string>() : new Set([...clipHighs.keys()].filter((t) => nonNegative.has(t)));
   const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
     maxImages: opts.calibration_count,
-    nonNegative: new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor)),
+    nonNegative,
     atoms: histogramShapeMode,
     samplesPerImage: samplesPerImage(opts.calibrate_mode),
-    // percentile, KL and MSE take the range from the sample's histogram (the exact max would only clamp
-    // it) and a clip-capped tensor's range ends at the cap anyway: its max comes from the sample.
-    sampledExtremes: opts.calibrate_mode === 'max' ? new Set() : new Set(clipHighs.keys()),
+    sampledExtremes: sampledMax,
     progress: progress ?? defaultProgress('int8 calibration'),
   });
 
@@ -101,7 +103,7 @@ export async function quantizeModel(
       batches: stats.batches,
       samples_per_image: samplesPerImage(opts.calibrate_mode),
       // Tensors whose max came from the sample (clip-capped ones, except for max), not a full reduction.
-      sampled_max_tensors: opts.calibrate_mode === 'max' ? 0 : clipHighs.size,
+      sampled_max_tensors: sampledMax.size,
       sha256: stats.sha256,
       seconds: Number(stats.seconds.toFixed(3)),
     },
