@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
 import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder } from '../helpers/temp-workspace';
 
@@ -11,6 +12,7 @@ let ws: TempWorkspace;
 let images: string;
 const env = () => ({ MODELZOO_IMAGENET_VAL: images });
 const VARIANTS = ['mobilenetv2-tv', 'mobilenetv2-keras'];
+const CALIBRATION_JSON = 'dist/datasets/imagenet-val/pil-bilinear/calibration.json';
 
 function addVariant(row: string, preprocess: string, extra: Record<string, unknown> = {}) {
   const root = `models/mobilenetv2/${row}`;
@@ -97,19 +99,25 @@ test("(b) editing one variant's option reruns only that variant's targets", () =
   for (const [t, how] of runs) if (t.startsWith('mobilenetv2-tv:')) assert.equal(how, 'cache', t);
 });
 
-test('(c) adding an image to the external dataset folder reruns prep and everything downstream', async () => {
+test('(c) adding an image to the external dataset folder reruns prep and everything downstream that reads it', async () => {
   const extra = fs.mkdtempSync(path.join(os.tmpdir(), 'extra-'));
   await writeImageFolder(extra, 13, 10);
   fs.copyFileSync(path.join(extra, 'img_0012.JPEG'), path.join(images, 'img_0012.JPEG'));
   fs.appendFileSync(path.join(images, 'val_label.txt'), 'img_0012.JPEG 2\n');
   fs.rmSync(extra, { recursive: true, force: true });
+  const calibrationBefore = fs.readFileSync(path.join(ws.root, CALIBRATION_JSON), 'utf8');
   const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
   assert.equal(r.status, 0, r.output);
   const runs = taskRuns(r.output);
   assert.equal(runs.get('imagenet-val:dataset-prep-pil-bilinear'), 'ran');
+  // Builds read only the dataset's geometry and its calibration subset: they rerun exactly when the new
+  // image changed the subset (the class-balanced pick is by file-name hash); evaluation always reruns.
+  const calibrationNow = fs.readFileSync(path.join(ws.root, CALIBRATION_JSON), 'utf8');
+  const build = calibrationNow === calibrationBefore ? 'cache' : 'ran';
   for (const v of VARIANTS) {
     assert.equal(runs.get(`${v}:onnx-export`), 'cache');
-    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8']) assert.equal(runs.get(`${v}:${t}`), 'ran', `${v}:${t}`);
+    for (const t of ['vamp-eval', 'vamp-eval-int8']) assert.equal(runs.get(`${v}:${t}`), 'ran', `${v}:${t}`);
+    for (const t of ['vamc-build', 'vamc-build-int8']) assert.equal(runs.get(`${v}:${t}`), build, `${v}:${t}`);
   }
   assert.equal(ws.readJson('dist/models/mobilenetv2/tv/eval/eval.json').images, 13);
   // Changing an image in place (same name) is seen too.
@@ -117,6 +125,58 @@ test('(c) adding an image to the external dataset folder reruns prep and everyth
   const again = ws.nx(['run', 'imagenet-val:dataset-prep-pil-bilinear'], env());
   assert.equal(taskRuns(again.output).get('imagenet-val:dataset-prep-pil-bilinear'), 'ran', again.output);
 });
+
+test('(e) an int8 build reruns for a calibration image or a quantization option, and for nothing else', async () => {
+  const settle = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(settle.status, 0, settle.output);
+  const calibration = ws.readJson(CALIBRATION_JSON) as { images: { file: string }[] };
+  const inSubset = new Set(calibration.images.map((i) => i.file));
+  const files = fs.readFileSync(path.join(images, 'val_label.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]!);
+  const outside = files.find((f) => !inSubset.has(f));
+  assert.ok(outside, 'the fixture needs an image outside the calibration subset');
+  const calibrationSha = (v: string) => ws.readJson(`dist/models/mobilenetv2/${v}/build-int8/build.json`).details.calibration.sha256;
+  const shaBefore = calibrationSha('tv');
+
+  // New pixels in an image outside the subset: prep and evaluation rerun, no build and no benchmark.
+  await repaint(path.join(images, outside), 30);
+  let r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  let runs = taskRuns(r.output);
+  assert.equal(runs.get('imagenet-val:dataset-prep-pil-bilinear'), 'ran', r.output);
+  for (const v of VARIANTS) {
+    for (const t of ['vamp-eval', 'vamp-eval-int8']) assert.equal(runs.get(`${v}:${t}`), 'ran', `${v}:${t}\n${r.output}`);
+    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-bench', 'vamp-bench-int8']) assert.equal(runs.get(`${v}:${t}`), 'cache', `${v}:${t}\n${r.output}`);
+  }
+
+  // New pixels in a calibration image: every int8 build reruns and records the new content hash.
+  await repaint(path.join(images, calibration.images[0]!.file), 220);
+  r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  runs = taskRuns(r.output);
+  for (const v of VARIANTS) assert.equal(runs.get(`${v}:vamc-build-int8`), 'ran', `${v}\n${r.output}`);
+  assert.notEqual(calibrationSha('tv'), shaBefore);
+
+  // A quantization option of one variant: its int8 build reruns, the other variant's does not.
+  const file = 'models/mobilenetv2/keras/project.json';
+  const p = ws.readJson(file);
+  p.targets['vamc-build-int8'].options.quantization = { ...p.targets['vamc-build-int8'].options.quantization, percentile: 0.9999 };
+  ws.writeJson(file, p);
+  r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench'], env());
+  assert.equal(r.status, 0, r.output);
+  runs = taskRuns(r.output);
+  assert.equal(runs.get('mobilenetv2-keras:vamc-build-int8'), 'ran', r.output);
+  assert.equal(runs.get('mobilenetv2-tv:vamc-build-int8'), 'cache', r.output);
+  assert.equal(ws.readJson('dist/models/mobilenetv2/keras/build-int8/build.json').details.percentile, 0.9999);
+});
+
+/** Rewrites a JPEG in place with the same size and new pixels (a flat colour). */
+async function repaint(file: string, value: number) {
+  const { width, height } = await sharp(file).metadata();
+  const jpeg = await sharp({ create: { width: width!, height: height!, channels: 3, background: { r: value, g: 255 - value, b: value } } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  fs.writeFileSync(file, jpeg);
+}
 
 test('(d) a task killed mid-run leaves no output, no temp files and no cache entry', async () => {
   const file = 'models/mobilenetv2/tv/project.json';

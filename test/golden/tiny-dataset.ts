@@ -37,5 +37,7 @@ export function writeTinyDataset(dir: string, count: number, size: number, class
     skipped: [],
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const { format, geometry, shape, classes: nClasses } = manifest;
+  fs.writeFileSync(path.join(dir, 'geometry.json'), JSON.stringify({ format, geometry, shape, classes: nClasses }, null, 2));
 }
 

@@ -40,5 +40,7 @@ export function writeTinyDataset(dir: string, opts: { count: number; classes: nu
     skipped: [],
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const { format, geometry, shape, classes: nClasses } = manifest;
+  fs.writeFileSync(path.join(dir, 'geometry.json'), JSON.stringify({ format, geometry, shape, classes: nClasses }, null, 2));
   return manifest;
 }

@@ -111,6 +111,7 @@ test('vamc-build with backend vastai and no vamc anywhere names the option and t
   fs.mkdirSync(ds, { recursive: true });
   const { PRESETS } = await import('../../plugins/modelzoo/src/lib/preprocess/spec');
   fs.writeFileSync(path.join(ds, 'manifest.json'), JSON.stringify({ geometry: PRESETS['timm']!.geometry, shape: [3, 224, 224] }));
+  fs.writeFileSync(path.join(ds, 'geometry.json'), JSON.stringify({ geometry: PRESETS['timm']!.geometry, shape: [3, 224, 224] }));
   delete process.env['VAMC_PATH'];
   process.env['PATH'] = path.join(root, 'empty-bin');
   let result: { success: boolean } | undefined;

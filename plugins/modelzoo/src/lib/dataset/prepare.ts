@@ -143,8 +143,20 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
       skipped,
     };
     await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    // What a build reads of the dataset besides the calibration subset: a build's Nx inputs hash this
+    // file and calibration.json only, so an image outside the subset never invalidates a compiled model.
+    const geometryJson: GeometryJson = { format: manifest.format, geometry: manifest.geometry, shape: manifest.shape, classes: manifest.classes };
+    await fs.writeFile(path.join(tmp, 'geometry.json'), JSON.stringify(geometryJson, null, 2) + '\n');
     return manifest;
   });
+}
+
+/** `geometry.json`: the dataset's tensor layout, the part of the manifest that a build depends on. */
+export interface GeometryJson {
+  format: DatasetManifest['format'];
+  geometry: DatasetManifest['geometry'];
+  shape: DatasetManifest['shape'];
+  classes: number;
 }
 
 /**

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
 import { machineIdentity } from '../bench/machine';
-import type { DatasetManifest } from '../dataset/manifest';
+import type { GeometryJson } from '../dataset/prepare';
 import { openDataset } from '../dataset/reader';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
@@ -83,7 +83,7 @@ export async function vastaiBuild(o: VastaiBuildStageOptions): Promise<BuildMani
   const spec = resolvePreset(o.preprocess, 'vamc-build');
   const generation = checkGeneration(o.vastai.generation ?? '2025');
   const card = await readJson<ModelCard>(path.join(o.model, CARD_FILE), 'vamc-build option model');
-  const dataset = await readJson<DatasetManifest>(path.join(o.dataset, 'manifest.json'), 'vamc-build option dataset');
+  const dataset = await readJson<GeometryJson>(path.join(o.dataset, 'geometry.json'), 'vamc-build option dataset');
   if (geometryKey(dataset.geometry) !== geometryKey(spec.geometry)) {
     throw new UserError(
       `dataset ${o.dataset} was prepared with geometry ${geometryKey(dataset.geometry)} but preset '${o.preprocess}' needs ${geometryKey(spec.geometry)}`,
