@@ -155,3 +155,28 @@ test('the framework exporter never sees a hostile pickle: it is refused natively
   assert.ok(!fs.existsSync(path.join(tmp, 'out')));
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+test('a missing framework exporter names what to install and points at the native exporter', async () => {
+  const { runFrameworkExporter } = await import('../../plugins/modelzoo/src/lib/checkpoints/frameworks');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mz-fw-'));
+  const native = /exporter: 'native'/;
+  try {
+    // paddle2onnx is not installed here: a clear "not found".
+    await assert.rejects(
+      runFrameworkExporter({ library: 'paddle', outDir: path.join(tmp, 'p'), paddleModelDir: tmp, paddle2onnx: path.join(tmp, 'no-paddle2onnx') }),
+      (e: Error) => /paddle2onnx.*not found/.test(e.message) && /Paddle2ONNX/.test(e.message) && native.test(e.message),
+    );
+    // mmcls: a directory that is not an mmclassification checkout.
+    await assert.rejects(
+      runFrameworkExporter({ library: 'mmcls', outDir: path.join(tmp, 'm'), mmclsRoot: tmp, mmclsConfig: 'c.py', weights: 'w.pth' }),
+      (e: Error) => /option 'mmclsRoot'.*pytorch2onnx\.py/.test(e.message) && /pip install mmcls/.test(e.message) && native.test(e.message),
+    );
+    // keras: a real interpreter without tf2onnx reports the missing module by name.
+    await assert.rejects(
+      runFrameworkExporter({ library: 'keras', outDir: path.join(tmp, 'k'), python: process.env['MODELZOO_PYTHON'] ?? '/usr/bin/python3', weights: path.join(tmp, 'm.h5') }),
+      (e: Error) => /missing Python package 'tf2onnx'|not found/.test(e.message) && /tf2onnx/.test(e.message) && native.test(e.message),
+    );
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

@@ -85,9 +85,16 @@ export function frameworkCommand(o: FrameworkExportOptions): { file: string; arg
     }
     case 'mmcls': {
       const root = need(o.mmclsRoot, 'mmclsRoot', 'mmcls');
+      const script = path.join(root, 'tools', 'deployment', 'pytorch2onnx.py');
+      if (!existsSync(script)) {
+        throw new UserError(
+          `framework exporter mmcls: option 'mmclsRoot' (${root}) holds no tools/deployment/pytorch2onnx.py; ` +
+            `install ${INSTALL.mmcls}, or use the native exporter (exporter: 'native'), which needs no Python`,
+        );
+      }
       const onnxFile = path.join(o.outDir, 'mobilenet_v2.onnx');
       const args = [
-        path.join(root, 'tools', 'deployment', 'pytorch2onnx.py'),
+        script,
         need(o.mmclsConfig, 'mmclsConfig', 'mmcls'),
         '--checkpoint',
         need(o.weights, 'weights', 'mmcls'),

@@ -22,6 +22,9 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     intraOpNumThreads: opts.threads ?? 0,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // ONNX Runtime warns about every initializer its optimizer drops (folded normalization, fused QDQ
+    // weights): noise in task logs. MODELZOO_ORT_LOG_LEVEL=0..4 brings its log back for debugging.
+    logSeverityLevel: ortLogLevel(),
   };
   if (opts.optimizedModelFilePath) options.optimizedModelFilePath = opts.optimizedModelFilePath;
   if (opts.spinning === false) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
@@ -33,6 +36,11 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
     const where = typeof model === 'string' ? model : 'in-memory model';
     throw new Error(`ONNX Runtime cannot load ${where}: ${(err as Error).message}`);
   }
+}
+
+function ortLogLevel(): 0 | 1 | 2 | 3 | 4 {
+  const v = Number(process.env['MODELZOO_ORT_LOG_LEVEL'] ?? 3);
+  return (Number.isInteger(v) && v >= 0 && v <= 4 ? v : 3) as 0 | 1 | 2 | 3 | 4;
 }
 
 /** An input tensor for a batch of stored images: uint8 for built models, float for raw exports. */
