@@ -59,3 +59,14 @@ test("each seed row's default builtin graph has the architecture of its pretrain
   }
   assert.match(table, /\| torchvision \| torchvision \| 1 \| 3,504,872 \|/);
 });
+
+test('README and docs/model-cards.md show the card table that tools/card-table.ts prints', async () => {
+  const { cardTable, weightsTable } = await import('../../tools/card-table');
+  const table = cardTable();
+  assert.match(table, /\| torchvision \| torchvision \| 1 \| 3,504,872 \| 300\.8 \|/);
+  for (const doc of ['README.md', 'docs/model-cards.md']) {
+    const text = fs.readFileSync(path.join(REPO_ROOT, doc), 'utf8');
+    assert.ok(text.includes(table), `${doc}: card table drifted, paste the output of npx tsx tools/card-table.ts`);
+  }
+  assert.ok(fs.readFileSync(path.join(REPO_ROOT, 'docs/model-cards.md'), 'utf8').includes(weightsTable()), 'docs/model-cards.md: weights table drifted');
+});
