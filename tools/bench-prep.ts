@@ -6,9 +6,12 @@
  *                Python, after imports and pool start-up).
  * Also reports CPU time per image on both sides (process + threads for ours; workers + parent for
  * torchvision), which other load on a shared machine disturbs less than the wall-clock rates.
- * Rounds alternate ours/torchvision; prints JSON with per-round rates, medians and the ratio.
+ * Rounds alternate ours/torchvision, after one untimed warm-up round of each (the first pass over the
+ * files would otherwise read them from disk for ours and from the page cache for torchvision, and run
+ * ours' WASM resampler before the JIT has optimized it); prints JSON with per-round rates, medians and
+ * the ratio.
  *
- *   npx tsx tools/bench-prep.ts [--images DIR] [--limit 500] [--rounds 5] [--concurrency 2]
+ *   npx tsx tools/bench-prep.ts [--images DIR] [--limit 500] [--rounds 5] [--warmup 1] [--concurrency 2]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,6 +20,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { prepareDataset } from '../plugins/modelzoo/src/lib/dataset/prepare';
 import { parseDatalist } from '../plugins/modelzoo/src/lib/dataset/reader';
+import { jpegDecoderName } from '../plugins/modelzoo/src/lib/preprocess/native-jpeg';
 import { PRESETS } from '../plugins/modelzoo/src/lib/preprocess/spec';
 
 const PY = `
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
       images: { type: 'string', default: path.resolve(__dirname, '..', '..', 'shared', 'data', 'imagenet-sample') },
       limit: { type: 'string', default: '500' },
       rounds: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
       concurrency: { type: 'string', default: '2' },
       python: { type: 'string', default: '/usr/bin/python3' },
     },
@@ -74,7 +79,8 @@ async function main(): Promise<void> {
   const oursCpu: number[] = [];
   const tvCpu: number[] = [];
   try {
-    for (let r = 0; r < Number(values.rounds); r++) {
+    const warmup = Number(values.warmup);
+    for (let r = -warmup; r < Number(values.rounds); r++) {
       const t0 = process.hrtime.bigint();
       const c0 = process.cpuUsage();
       const m = await prepareDataset({
@@ -88,10 +94,11 @@ async function main(): Promise<void> {
       });
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       const cpu = process.cpuUsage(c0);
-      ours.push(m.count / secs);
-      oursCpu.push((cpu.user + cpu.system) / 1000 / m.count);
       const res = spawnSync(values.python!, ['-c', PY, list, String(concurrency)], { encoding: 'utf8' });
       if (res.status !== 0) throw new Error(`torchvision run failed: ${res.stderr}`);
+      if (r < 0) continue;
+      ours.push(m.count / secs);
+      oursCpu.push((cpu.user + cpu.system) / 1000 / m.count);
       const py = JSON.parse(res.stdout) as { images: number; seconds: number; cpu_seconds: number };
       tv.push(py.images / py.seconds);
       tvCpu.push((py.cpu_seconds * 1000) / py.images);
@@ -105,6 +112,8 @@ async function main(): Promise<void> {
       {
         images: entries.length,
         concurrency,
+        // MODELZOO_JPEG_DECODER=sharp measures the fallback path (no native decoder built).
+        decoder: jpegDecoderName(),
         rounds: ours.length,
         cpus: os.availableParallelism(),
         ours_img_per_s: ours.map(round),

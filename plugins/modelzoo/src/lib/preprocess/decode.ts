@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import sharp, { type OutputInfo } from 'sharp';
 import { readJpegHeader, type JpegHeader } from './jpeg-header';
+import { decodeJpegRegionNative } from './native-jpeg';
 import type { RawImage } from './raw-image';
 
 /**
@@ -43,15 +44,16 @@ export interface Region {
 
 /**
  * decodeLikePillow for a grey or 3-component JPEG whose header was already read, returning only
- * `region`: libjpeg still decodes whole scanlines, but rows below the region are never decoded and
- * only the region is copied out. The pixels are those of the full decode (same decoder state, no
+ * `region`: through the native decoder where it is built (only the region's rows and columns are
+ * decoded), else sharp (whole scanlines, but rows below the region are never decoded and only the
+ * region is copied out). The pixels are those of the full decode (same decoder state, no
  * scaling), so resampling from the region gives the same bytes.
  */
 export async function decodeJpegRegionLikePillow(buf: Uint8Array, where: string, jpeg: JpegHeader, region: Region): Promise<RawImage> {
   if (jpeg.components !== 1 && jpeg.components !== 3) {
     throw new Error(`${where}: region decode supports grey and 3-component JPEGs, not ${jpeg.components} components`);
   }
-  const img = await decodeBytes(buf, where, jpeg, region);
+  const img = (await decodeJpegRegionNative(buf, region)) ?? (await decodeBytes(buf, where, jpeg, region));
   if (img.width !== region.width || img.height !== region.height) {
     throw new Error(`${where}: decoded region is ${img.width}x${img.height}, expected ${region.width}x${region.height}`);
   }
