@@ -38,3 +38,30 @@ test('nx run-many -t vamp-eval vamp-bench report takes every seed row through ev
   assert.equal(again.status, 0, again.output);
   for (const [task, how] of taskRuns(again.output)) assert.equal(how, 'cache', `${task} reran on an unchanged workspace`);
 });
+
+test('-c vastai takes every seed row end to end through the vamc/vamp stand-ins, with the onnxruntime figures', () => {
+  const standIns = path.join(REPO_ROOT, 'test', 'stand-ins');
+  const env = { ...noDataset, VAMC_PATH: path.join(standIns, 'vamc'), VAMP_PATH: path.join(standIns, 'vamp'), VAMP_STANDIN_SAMPLES: '8' };
+  const r = ws.nx(['run-many', '-t', 'vamp-eval', 'vamp-bench', '-c', 'vastai'], env);
+  assert.equal(r.status, 0, r.output);
+  const runs = taskRuns(r.output);
+  for (const row of MOBILENETV2_SEED) {
+    const project = `mobilenetv2-${row.row}`;
+    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8', 'vamp-bench', 'vamp-bench-int8']) {
+      assert.equal(runs.get(`${project}:${t}`), 'ran', `${project}:${t}`);
+    }
+    assert.equal(runs.get(`${project}:onnx-export`), 'cache', `${project}: both backends compile the same export`);
+    const out = `dist/models/mobilenetv2/${row.row}`;
+    const ort = ws.readJson(`${out}/eval/eval.json`);
+    for (const s of ['', '-int8']) {
+      const ev = ws.readJson(`${out}/vastai/eval${s}/eval.json`);
+      assert.equal(ev.stand_in, true, `${project} vastai${s} is labelled a stand-in`);
+      assert.equal(ev.images, ort.images);
+      // The vamp stand-in runs the exported float model: the same figures as ONNX Runtime's fp32 build.
+      assert.equal(ev.top1, ort.top1, `${project} vastai${s} top-1`);
+      assert.equal(ev.top5, ort.top5, `${project} vastai${s} top-5`);
+      const bench = ws.readJson(`${out}/vastai/bench${s}/bench.json`);
+      assert.ok(bench.results.length > 0 && bench.results.every((x: { throughput: number }) => x.throughput > 0), `${project} vastai${s} bench`);
+    }
+  }
+});
