@@ -4,7 +4,7 @@ import { prepareDataset } from '../../lib/dataset/prepare';
 import { runStage } from '../../lib/nx/run-executor';
 import { resolveDatasetSource } from '../../lib/nx/dataset-source';
 import { resolvePreset } from '../../lib/preprocess/spec';
-import { writeDatasetNpz } from '../../lib/vastai/stages';
+import { setAsideNpz, writeDatasetNpz } from '../../lib/vastai/stages';
 import schema from './schema.json';
 
 export interface DatasetPrepOptions {
@@ -29,6 +29,7 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
   return runStage<DatasetPrepOptions>(schema, options, context, async (o, ctx) => {
     const source = await resolveDatasetSource(o, process.env, ctx.resolve);
     const outDir = ctx.resolve(o.outputPath);
+    if (o.format === 'npz') await setAsideNpz(outDir);
     const manifest = await prepareDataset({
       imagesDir: source.imagesDir,
       labelsFile: source.labelsFile,
@@ -51,7 +52,10 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
     if (o.format === 'npz') {
       // After the uint8 shards (the npz files are written from them, so both hold the same pixels).
       const npz = await writeDatasetNpz(outDir);
-      process.stdout.write(`${ctx.project}:${ctx.target}: ${npz.count} npz inputs for vamp in ${path.relative(ctx.workspaceRoot, npz.dir) || npz.dir}\n`);
+      process.stdout.write(
+        `${ctx.project}:${ctx.target}: ${npz.count} npz inputs for vamp in ${path.relative(ctx.workspaceRoot, npz.dir) || npz.dir}` +
+          `${npz.resumed ? ` (${npz.resumed} kept from an interrupted run, ${npz.written} written)` : ''}\n`,
+      );
     }
   });
 }

@@ -50,7 +50,8 @@ export function npzRelPath(file: string): string {
   return path.posix.join(parsed.dir, `${parsed.name}.npz`);
 }
 
-function sourceKey(ds: OpenDataset): string {
+/** Identity of the images an npz directory was written from (the same images give the same key). */
+export function npzSourceKey(ds: OpenDataset): string {
   const m = ds.manifest;
   return sha256(JSON.stringify({ fp: m.source.fingerprint, shards: m.shards.map((s) => s.sha256), geometry: m.geometry }));
 }
@@ -59,7 +60,7 @@ export async function writeNpzDataset(ds: OpenDataset, outDir: string, opts: Npz
   const root = path.resolve(outDir);
   const indices = opts.indices ?? ds.entries.map((_, i) => i);
   const shape = ds.manifest.shape;
-  const key = sourceKey(ds);
+  const key = npzSourceKey(ds);
   // A directory filled from another dataset would be "resumed" into a mix of both: refuse it.
   const previous = await readJson<NpzDatasetManifest>(path.join(root, NPZ_MANIFEST), 'npz dataset').catch(() => undefined);
   if (previous && previous.source.key !== key) {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
+import { exists, readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
 import { machineIdentity } from '../bench/machine';
 import type { GeometryJson } from '../dataset/prepare';
@@ -9,7 +9,7 @@ import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { BenchResult, BuildManifest, EvalResult, ModelCard, StoredBenchConfigResult, StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
-import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, writeNpzDataset } from './npz-dataset';
+import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
 import type { CalibrateMode, VamcQuantization } from './vamc-config';
 import { runVampBench } from './vamp-bench';
@@ -28,13 +28,37 @@ const seconds = (s?: number) => (s === undefined ? undefined : Math.round(s * 10
 
 // ---------------------------------------------------------------- dataset-prep, format: npz
 
+/**
+ * dataset-prep rewrites its whole output directory (built under a temp name, then renamed), which would
+ * throw away the npz files of a killed run. Call this first: it moves `<datasetDir>/npz` aside, and
+ * writeDatasetNpz takes it back when it was written from the same images, so only the missing files
+ * are written again (hours on the 50,000-image val set).
+ */
+export async function setAsideNpz(datasetDir: string): Promise<void> {
+  const from = path.join(datasetDir, NPZ_SUBDIR);
+  const aside = datasetDir + NPZ_RESUME_SUFFIX;
+  if (await exists(from)) {
+    await fs.rm(aside, { recursive: true, force: true });
+    await fs.rename(from, aside);
+  }
+}
+
+const NPZ_RESUME_SUFFIX = '.npz-resume';
+
 /** Writes `<datasetDir>/npz` (one .npz per image + vamp's datalist) from a prepared uint8 dataset. */
-export async function writeDatasetNpz(datasetDir: string): Promise<{ dir: string; count: number }> {
+export async function writeDatasetNpz(datasetDir: string): Promise<{ dir: string; count: number; written: number; resumed: number }> {
   const ds = await openDataset(datasetDir);
   try {
     const dir = path.join(datasetDir, NPZ_SUBDIR);
+    const aside = datasetDir + NPZ_RESUME_SUFFIX;
+    if (await exists(aside)) {
+      const previous = await readJson<NpzDatasetManifest>(path.join(aside, NPZ_MANIFEST), 'npz dataset').catch(() => undefined);
+      // Files of other images (the dataset changed since) are never mixed in: start over.
+      if (previous?.source.key === npzSourceKey(ds) && !(await exists(dir))) await fs.rename(aside, dir);
+      else await fs.rm(aside, { recursive: true, force: true });
+    }
     const r = await writeNpzDataset(ds, dir);
-    return { dir, count: r.manifest.count };
+    return { dir, count: r.manifest.count, written: r.written, resumed: r.skipped };
   } finally {
     await ds.close();
   }
