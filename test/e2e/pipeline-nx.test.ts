@@ -4,8 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
-import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder } from '../helpers/temp-workspace';
+import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder, writeTestVariant } from '../helpers/temp-workspace';
 
 // Real `nx` in a temp workspace: every stage in order, cache hits, and invalidation (a)-(d).
 let ws: TempWorkspace;
@@ -14,17 +13,6 @@ const env = () => ({ MODELZOO_IMAGENET_VAL: images });
 const VARIANTS = ['mobilenetv2-tv', 'mobilenetv2-keras'];
 const CALIBRATION_JSON = 'dist/datasets/imagenet-val/pil-bilinear/calibration.json';
 
-function addVariant(row: string, preprocess: string, extra: Record<string, unknown> = {}) {
-  const root = `models/mobilenetv2/${row}`;
-  const p = variantProject({ model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra }, root) as any;
-  for (const s of ['', '-int8']) {
-    Object.assign(p.targets[`vamp-bench${s}`].options, { batch: [2], warmup: 1, iterations: 3, threads: 1 });
-    Object.assign(p.targets[`vamp-eval${s}`].options, { batch: 4, threads: 1 });
-  }
-  p.targets['vamc-build-int8'].options.quantization = { calibration_count: 8 };
-  delete p.root;
-  ws.writeJson(`${root}/project.json`, p);
-}
 
 before(async () => {
   ws = createTempWorkspace();
@@ -39,8 +27,8 @@ before(async () => {
       },
     },
   });
-  addVariant('tv', 'torchvision');
-  addVariant('keras', 'keras', { padding: 'tf-same', bnEpsilon: 0.001 });
+  writeTestVariant(ws, 'tv', 'torchvision');
+  writeTestVariant(ws, 'keras', 'keras', { padding: 'tf-same', bnEpsilon: 0.001 });
 });
 
 after(() => {

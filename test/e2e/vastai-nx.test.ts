@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type VariantSpec, variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
+import type { VariantSpec } from '../../plugins/modelzoo/src/lib/nx/variant-project';
 import { vastaiDatasetConfiguration } from '../../plugins/modelzoo/src/lib/nx/vastai-configuration';
 import { parseVamcYaml } from '../../plugins/modelzoo/src/lib/vastai/vamc-config';
 import { REPO_ROOT } from '../helpers/shared';
-import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder } from '../helpers/temp-workspace';
+import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder, writeTestVariant } from '../helpers/temp-workspace';
 
 /**
  * Real `nx` in a temp workspace: `run-many -c vastai` takes every variant through the VastAI path with
@@ -40,17 +40,7 @@ before(async () => {
       },
     },
   });
-  for (const v of VARIANTS) {
-    const root = `models/mobilenetv2/${v.row}`;
-    const p = variantProject({ model: 'mobilenetv2', row: v.row, preprocess: v.preprocess, width: 0.25, classes: 10, ...v.extra }, root) as any;
-    for (const s of ['', '-int8']) {
-      Object.assign(p.targets[`vamp-bench${s}`].options, { batch: [2], warmup: 1, iterations: 3, threads: 1 });
-      Object.assign(p.targets[`vamp-eval${s}`].options, { batch: 4, threads: 1 });
-    }
-    p.targets['vamc-build-int8'].options.quantization = { calibration_count: 8 };
-    delete p.root;
-    ws.writeJson(`${root}/project.json`, p);
-  }
+  for (const v of VARIANTS) writeTestVariant(ws, v.row, v.preprocess, v.extra);
 
   ws.writeJson('models/report/project.json', {
     name: 'zoo-report',

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { REPO_ROOT } from './shared';
+import { type VariantSpec, variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
 
 /**
  * A throwaway Nx workspace that uses this repo's plugin, nx.json and tools through symlinks, with its
@@ -123,4 +124,20 @@ export function taskRuns(output: string): Map<string, 'cache' | 'ran'> {
     runs.set(m[1]!, /cache|existing outputs match/.test(m[2]!) ? 'cache' : 'ran');
   }
   return runs;
+}
+
+/**
+ * A small, fast MobileNetV2 variant project (width 0.25, 10 classes, short benchmarks, 8 calibration
+ * images) at models/mobilenetv2/<row>, shaped exactly as the variant generator writes it.
+ */
+export function writeTestVariant(ws: TempWorkspace, row: string, preprocess: string, extra: Partial<VariantSpec> = {}): void {
+  const root = `models/mobilenetv2/${row}`;
+  const p = variantProject({ model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra }, root) as any;
+  for (const s of ['', '-int8']) {
+    Object.assign(p.targets[`vamp-bench${s}`].options, { batch: [2], warmup: 1, iterations: 3, threads: 1 });
+    Object.assign(p.targets[`vamp-eval${s}`].options, { batch: 4, threads: 1 });
+  }
+  p.targets['vamc-build-int8'].options.quantization = { calibration_count: 8 };
+  delete p.root;
+  ws.writeJson(`${root}/project.json`, p);
 }

@@ -4,43 +4,66 @@ import { createHash } from 'node:crypto';
 import type { DatasetManifest } from '../../plugins/modelzoo/src/lib/dataset/manifest';
 import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
 
+export interface TinyDatasetOptions {
+  count: number;
+  classes: number;
+  /** Crop size: images are [3, size, size]. */
+  size: number;
+  shardSize?: number;
+  /** Pixel seed: datasets with different seeds hold different pixels (and fingerprints). */
+  seed?: number;
+  /** 'imagenet': ILSVRC2012 val names in synset sub-folders (n00000001/ILSVRC2012_val_00000005.JPEG). */
+  names?: 'flat' | 'imagenet';
+  /** Calibration subset size (default: min(count, classes)). */
+  calibration?: number;
+  /** Resize size recorded in the geometry (default: the torchvision preset's). */
+  resizeSize?: number;
+}
+
 /**
  * A prepared dataset written directly in dataset-prep's output format (deterministic pixels), for
  * tests of the later stages that must not depend on image decoding.
  */
-export function writeTinyDataset(dir: string, opts: { count: number; classes: number; size: number; shardSize?: number }): DatasetManifest {
+export function writeTinyDataset(dir: string, opts: TinyDatasetOptions): DatasetManifest {
   const { count, classes, size } = opts;
   const shardSize = opts.shardSize ?? 4;
   const imageBytes = 3 * size * size;
   fs.mkdirSync(path.join(dir, 'shards'), { recursive: true });
+  let s = (opts.seed ?? 1) >>> 0;
   const shards: DatasetManifest['shards'] = [];
-  for (let s = 0; s * shardSize < count; s++) {
-    const n = Math.min(shardSize, count - s * shardSize);
+  for (let k = 0; k * shardSize < count; k++) {
+    const n = Math.min(shardSize, count - k * shardSize);
     const buf = Buffer.alloc(n * imageBytes);
-    for (let i = 0; i < buf.length; i++) buf[i] = ((i + s * 7919) * 2654435761) >>> 24;
-    const file = `shards/shard-${String(s).padStart(5, '0')}.bin`;
+    for (let i = 0; i < buf.length; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      buf[i] = s >>> 24;
+    }
+    const file = `shards/shard-${String(k).padStart(5, '0')}.bin`;
     fs.writeFileSync(path.join(dir, file), buf);
     shards.push({ file, count: n, sha256: createHash('sha256').update(buf).digest('hex') });
   }
-  const datalist = Array.from({ length: count }, (_, i) => `img_${i}.JPEG ${i % classes}`).join('\n') + '\n';
+  const name = (i: number) =>
+    opts.names === 'imagenet' ? `n0000000${i % 3}/ILSVRC2012_val_${String(i + 1).padStart(8, '0')}.JPEG` : `img_${i}.JPEG`;
+  const datalist = Array.from({ length: count }, (_, i) => `${name(i)} ${i % classes}`).join('\n') + '\n';
   fs.writeFileSync(path.join(dir, 'datalist.txt'), datalist);
-  const calib = Array.from({ length: Math.min(count, classes) }, (_, i) => String(i)).join('\n') + '\n';
+  const calibCount = Math.min(count, opts.calibration ?? classes);
+  const calib = Array.from({ length: calibCount }, (_, i) => String(i)).join('\n') + '\n';
   fs.writeFileSync(path.join(dir, 'calibration.txt'), calib);
   const manifest: DatasetManifest = {
     format: 'modelzoo-uint8-chw/1',
-    geometry: { ...PRESETS['torchvision']!.geometry, cropSize: size },
+    geometry: { ...PRESETS['torchvision']!.geometry, ...(opts.resizeSize ? { resizeSize: opts.resizeSize } : {}), cropSize: size },
     shape: [3, size, size],
     count,
     classes,
     demo: true,
-    source: { dir: 'synthetic', labels: 'synthetic', fingerprint: 'synthetic' },
+    source: { dir: 'synthetic', labels: 'synthetic', fingerprint: `seed-${opts.seed ?? 1}` },
     shards,
     datalist: 'datalist.txt',
-    calibration: { file: 'calibration.txt', count: Math.min(count, classes), sha256: createHash('sha256').update(calib).digest('hex') },
+    calibration: { file: 'calibration.txt', count: calibCount, sha256: createHash('sha256').update(calib).digest('hex') },
     skipped: [],
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  const { format, geometry, shape, classes: nClasses } = manifest;
-  fs.writeFileSync(path.join(dir, 'geometry.json'), JSON.stringify({ format, geometry, shape, classes: nClasses }, null, 2));
+  const { format, geometry, shape } = manifest;
+  fs.writeFileSync(path.join(dir, 'geometry.json'), JSON.stringify({ format, geometry, shape, classes }, null, 2));
   return manifest;
 }

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExecutorContext } from '@nx/devkit';
 import vamcBuild from '../../plugins/modelzoo/src/executors/vamc-build/executor';
 import vampBench from '../../plugins/modelzoo/src/executors/vamp-bench/executor';
 import vampEval from '../../plugins/modelzoo/src/executors/vamp-eval/executor';
@@ -16,31 +15,10 @@ import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-projec
 import { VASTAI_CONFIGURATION, vastaiDatasetConfiguration, vastaiOutputPath } from '../../plugins/modelzoo/src/lib/nx/vastai-configuration';
 import { NPZ_FORMAT_SCHEMA, VASTAI_OPTIONS_SCHEMA } from '../../plugins/modelzoo/src/lib/vastai/options-schema';
 import { vamcQuantization } from '../../plugins/modelzoo/src/lib/vastai/stages';
+import { captureStderr, executorContext } from '../helpers/executor-context';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'executors-vastai-'));
-const context = (target: string): ExecutorContext =>
-  ({
-    root,
-    cwd: root,
-    isVerbose: false,
-    projectName: 'mobilenetv2-test',
-    targetName: target,
-    projectsConfigurations: { version: 2, projects: { 'mobilenetv2-test': { root: 'models/test' } } },
-    nxJsonConfiguration: {},
-    projectGraph: { nodes: {}, dependencies: {} },
-  }) as unknown as ExecutorContext;
-
-async function captureStderr(fn: () => Promise<unknown>): Promise<string> {
-  const orig = process.stderr.write.bind(process.stderr);
-  let text = '';
-  (process.stderr as any).write = (chunk: any) => ((text += String(chunk)), true);
-  try {
-    await fn();
-  } finally {
-    (process.stderr as any).write = orig;
-  }
-  return text;
-}
+const context = (target: string) => executorContext(root, target);
 
 test('the schema.json files carry the vastai library\'s option schemas unchanged', () => {
   const schemas = { 'vamc-build': vamcBuildSchema, 'vamp-bench': vampBenchSchema, 'vamp-eval': vampEvalSchema } as const;

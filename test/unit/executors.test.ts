@@ -3,38 +3,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ExecutorContext } from '@nx/devkit';
 import onnxExport from '../../plugins/modelzoo/src/executors/onnx-export/executor';
 import vamcBuild from '../../plugins/modelzoo/src/executors/vamc-build/executor';
 import vampBench from '../../plugins/modelzoo/src/executors/vamp-bench/executor';
 import vampEval from '../../plugins/modelzoo/src/executors/vamp-eval/executor';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
+import { captureStderr, executorContext } from '../helpers/executor-context';
 
 // Executors called as Nx calls them (options + context), on a temp workspace root.
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'executors-'));
-const context = (target: string): ExecutorContext =>
-  ({
-    root,
-    cwd: root,
-    isVerbose: false,
-    projectName: 'mobilenetv2-test',
-    targetName: target,
-    projectsConfigurations: { version: 2, projects: { 'mobilenetv2-test': { root: 'models/test' } } },
-    nxJsonConfiguration: {},
-    projectGraph: { nodes: {}, dependencies: {} },
-  }) as unknown as ExecutorContext;
-
-async function captureStderr(fn: () => Promise<unknown>): Promise<string> {
-  const orig = process.stderr.write.bind(process.stderr);
-  let text = '';
-  (process.stderr as any).write = (chunk: any) => ((text += String(chunk)), true);
-  try {
-    await fn();
-  } finally {
-    (process.stderr as any).write = orig;
-  }
-  return text;
-}
+const context = (target: string) => executorContext(root, target);
 
 test('onnx-export rejects unknown options naming project, target and option', async () => {
   let result: { success: boolean } | undefined;

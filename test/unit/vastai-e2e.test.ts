@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { REPO_ROOT } from '../helpers/shared';
-import { writeTinyDataset } from '../golden/tiny-dataset';
+import { writeTinyDataset } from '../helpers/tiny-dataset';
 import { openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import { AccuracyCounter } from '../../plugins/modelzoo/src/lib/eval/metrics';
 import { buildMobileNetV2 } from '../../plugins/modelzoo/src/lib/onnx/mobilenetv2';
@@ -58,7 +58,7 @@ for (const [preset, generation] of [['torchvision', '2025'], ['keras', '2023']] 
     fs.mkdirSync(path.dirname(modelOnnx), { recursive: true });
     fs.writeFileSync(modelOnnx, onnxBytes);
     const dsDir = path.join(root, 'dataset');
-    writeTinyDataset(dsDir, COUNT, SIZE, CLASSES, 5);
+    writeTinyDataset(dsDir, { count: COUNT, size: SIZE, classes: CLASSES, seed: 5, names: 'imagenet', calibration: 4, shardSize: Math.ceil(COUNT / 2), resizeSize: SIZE + 8 });
 
     const buildDir = path.join(root, 'build');
     const build = await runVamcBuild({

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import { fromFp16Bits, roundFp16, toFp16Bits } from '../../plugins/modelzoo/src/lib/vastai/fp16';
 import { decodeNpz, encodeNpz, npyToFloat64 } from '../../plugins/modelzoo/src/lib/vastai/npy';
-import { writeTinyDataset } from '../golden/tiny-dataset';
+import { writeTinyDataset } from '../helpers/tiny-dataset';
 import { NPZ_DATALIST, NPZ_LABELS, writeNpzDataset } from '../../plugins/modelzoo/src/lib/vastai/npz-dataset';
 
 const PY = '/usr/bin/python3';
@@ -66,7 +66,7 @@ test('numpy.load reads our npz and we read numpy\'s (savez and savez_compressed)
 
 test('writeNpzDataset: one npz per image with input_0, absolute datalist, labels, resumable', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'npzds-'));
-  writeTinyDataset(path.join(root, 'ds'), 7, 16, 3);
+  writeTinyDataset(path.join(root, 'ds'), { count: 7, size: 16, classes: 3, names: 'imagenet', calibration: 4, shardSize: Math.ceil(7 / 2), resizeSize: 16 + 8 });
   const ds = await openDataset(path.join(root, 'ds'));
   try {
     const out = path.join(root, 'npz');
@@ -95,7 +95,7 @@ test('writeNpzDataset: one npz per image with input_0, absolute datalist, labels
     await ds.close();
   }
   // Another dataset into the same directory is refused, not mixed in.
-  writeTinyDataset(path.join(root, 'other'), 7, 16, 3, 99);
+  writeTinyDataset(path.join(root, 'other'), { count: 7, size: 16, classes: 3, seed: 99, names: 'imagenet', calibration: 4, shardSize: Math.ceil(7 / 2), resizeSize: 16 + 8 });
   const other = await openDataset(path.join(root, 'other'));
   try {
     await assert.rejects(writeNpzDataset(other, path.join(root, 'npz')), /written from another dataset/);
