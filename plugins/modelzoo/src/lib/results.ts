@@ -1,19 +1,14 @@
 /** The JSON each stage writes; the report and the vastai backend produce and read the same shapes. */
+import type { GraphStats } from './onnx/stats';
 
 export type WeightsLabel = 'random-init' | 'pretrained' | string;
 
-export interface ModelCard {
+/** model-card.json: the graph's own counts and shapes (GraphStats) and where the model came from. */
+export interface ModelCard extends GraphStats {
   model: string;
   variant: string;
   source: string;
   weights: WeightsLabel;
-  params: number;
-  macs: number;
-  macsComplete: boolean;
-  input: { name: string; shape: (number | string)[] };
-  output: { name: string; shape: (number | string)[] };
-  opset: number;
-  classes: number;
   preprocess: string;
   sha256: string;
   file: string;

@@ -22,19 +22,23 @@ export interface PretrainedSpec {
 
 export const PRETRAINED_CONFIGURATION = 'pretrained';
 
-/** The builder-relevant part of a variant (see VariantSpec). */
+/** The builder-relevant part of a variant (VariantSpec extends it). */
 export interface ExportTargetSpec {
   model: string;
+  /** Row name, e.g. torchvision, ppcls-x0.5. */
   row: string;
   preprocess: string;
   width: number;
   rounding?: 'torchvision' | 'paddle';
   padding?: 'symmetric' | 'tf-same';
   bnEpsilon?: number;
+  /** PaddleClas: the t = 1 block keeps its 1x1 expand conv. */
   expandT1?: boolean;
   inputSize?: number;
   classes?: number;
+  /** The variant's own checkpoint: its onnx-export reads it by default instead of the builtin graph. */
   checkpoint?: CheckpointSpec;
+  /** The row's official weights: onnx-export's `pretrained` configuration. */
   pretrained?: PretrainedSpec;
 }
 

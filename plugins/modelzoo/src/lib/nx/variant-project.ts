@@ -1,27 +1,12 @@
 import type { ProjectConfiguration } from '@nx/devkit';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { ZooReference } from '../report/variants';
-import { type CheckpointSpec, type PretrainedSpec, onnxExportTarget } from '../export/export-target';
+import { type ExportTargetSpec, onnxExportTarget } from '../export/export-target';
 import { addVastaiConfigurations } from './vastai-configuration';
 
-export interface VariantSpec {
-  model: string;
-  /** Row name, e.g. torchvision, ppcls-x0.5. */
-  row: string;
-  preprocess: string;
-  width: number;
-  rounding?: 'torchvision' | 'paddle';
-  padding?: 'symmetric' | 'tf-same';
-  bnEpsilon?: number;
-  /** PaddleClas: the t = 1 block keeps its 1x1 expand conv. */
-  expandT1?: boolean;
-  inputSize?: number;
-  classes?: number;
+/** A variant: what its export builds (ExportTargetSpec: row, width, framework semantics, weights) and more. */
+export interface VariantSpec extends ExportTargetSpec {
   zoo?: ZooReference;
-  /** The variant's own checkpoint: its onnx-export reads it by default instead of the builtin graph. */
-  checkpoint?: CheckpointSpec;
-  /** The row's official weights: onnx-export's `pretrained` configuration. */
-  pretrained?: PretrainedSpec;
   /** The dataset project holding one prepared copy per preprocessing geometry. */
   datasetProject?: string;
 }
