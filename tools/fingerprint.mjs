@@ -8,8 +8,10 @@
 //   weights P..  sha256 of onnx-export checkpoint files (local `weights`): content only, so the same
 //            file hashes the same wherever it lives; a missing file hashes as "missing" instead of
 //            failing the hash, so onnx-export runs and reports it with the option's name.
+//   results D..  every *.json under the folders (cards, build/bench/eval results): the report reads
+//            results of configurations its dependsOn does not run (-c vastai), so it hashes them all.
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -54,8 +56,17 @@ if (mode === 'dataset') {
     h.update(data ? 'file\0' : 'missing\0');
     if (data) h.update(data);
   }
+} else if (mode === 'results') {
+  const walk = (d, rel) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.includes('.tmp-')) continue; // a task's output still being written
+      if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
+      else if (e.name.endsWith('.json')) h.update(`${rel}${e.name}\0`).update(readFileSync(join(d, e.name)));
+    }
+  };
+  for (const d of args) if (existsSync(d)) walk(d, `${d}/`);
 } else {
-  process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH...\n');
+  process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH... | results DIR...\n');
   process.exit(2);
 }
 process.stdout.write(h.digest('hex') + '\n');

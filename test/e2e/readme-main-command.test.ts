@@ -64,4 +64,11 @@ test('-c vastai takes every seed row end to end through the vamc/vamp stand-ins,
       assert.ok(bench.results.length > 0 && bench.results.every((x: { throughput: number }) => x.throughput > 0), `${project} vastai${s} bench`);
     }
   }
+  // The report's dependsOn runs the default configuration only; its inputs still see the new results.
+  const report = ws.nx(['run', 'zoo-report:report'], env);
+  assert.equal(report.status, 0, report.output);
+  assert.equal(taskRuns(report.output).get('zoo-report:report'), 'ran', 'the report must not be replayed from before the vastai results');
+  const rows = ws.readJson('dist/report/report.json').rows as { backend?: string; standIn?: boolean }[];
+  assert.equal(rows.length, MOBILENETV2_SEED.length * 4, 'fp32 + int8 on onnxruntime, fp16 + int8 on vastai');
+  assert.equal(rows.filter((x) => x.backend === 'vastai' && x.standIn).length, MOBILENETV2_SEED.length * 2);
 });
