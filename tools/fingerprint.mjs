@@ -18,18 +18,25 @@ import { join, resolve } from 'node:path';
 const [mode, ...args] = process.argv.slice(2);
 const h = createHash('sha256');
 
+/** Every file below `dir` (following symlinked folders) in a stable order, with its path relative to `dir`. */
+function walk(dir, visit, rel = '') {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() || (e.isSymbolicLink() && statSync(p).isDirectory())) walk(p, visit, `${rel}${e.name}/`);
+    else visit(p, `${rel}${e.name}`);
+  }
+}
+
 function hashFolder(dir, labels, content) {
   h.update(readFileSync(labels));
-  const walk = (d, rel) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
+  walk(dir, (p, rel) => {
+    if (content) h.update(`${rel}\0`).update(readFileSync(p));
+    else {
       const st = statSync(p);
-      if (st.isDirectory()) walk(p, `${rel}${name}/`);
-      else if (content) h.update(`${rel}${name}\0`).update(readFileSync(p));
-      else h.update(`${rel}${name}\0${st.size}\0${st.mtimeMs}\n`);
+      h.update(`${rel}\0${st.size}\0${st.mtimeMs}\n`);
     }
-  };
-  walk(dir, '');
+  });
 }
 
 if (mode === 'dataset') {
@@ -57,14 +64,13 @@ if (mode === 'dataset') {
     if (data) h.update(data);
   }
 } else if (mode === 'results') {
-  const walk = (d, rel) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (e.name.includes('.tmp-')) continue; // a task's output still being written
-      if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
-      else if (e.name.endsWith('.json')) h.update(`${rel}${e.name}\0`).update(readFileSync(join(d, e.name)));
-    }
-  };
-  for (const d of args) if (existsSync(d)) walk(d, `${d}/`);
+  for (const d of args) {
+    if (!existsSync(d)) continue;
+    walk(d, (p, rel) => {
+      // Skip outputs still being written (temp names) and everything but JSON (models, shards).
+      if (rel.endsWith('.json') && !rel.includes('.tmp-')) h.update(`${d}/${rel}\0`).update(readFileSync(p));
+    });
+  }
 } else {
   process.stderr.write('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH... | results DIR...\n');
   process.exit(2);

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { DatasetManifest } from '../../plugins/modelzoo/src/lib/dataset/manifest';
+import { type DatasetManifest, GEOMETRY_FILE, geometryOf } from '../../plugins/modelzoo/src/lib/dataset/manifest';
 import { PRESETS } from '../../plugins/modelzoo/src/lib/preprocess/spec';
 
 export interface TinyDatasetOptions {
@@ -63,7 +63,6 @@ export function writeTinyDataset(dir: string, opts: TinyDatasetOptions): Dataset
     skipped: [],
   };
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  const { format, geometry, shape } = manifest;
-  fs.writeFileSync(path.join(dir, 'geometry.json'), JSON.stringify({ format, geometry, shape, classes }, null, 2));
+  fs.writeFileSync(path.join(dir, GEOMETRY_FILE), JSON.stringify(geometryOf(manifest), null, 2));
   return manifest;
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readJson, sha256, withAtomicDir, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
-import type { GeometryJson } from '../dataset/prepare';
+import { GEOMETRY_FILE, type GeometryJson } from '../dataset/manifest';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { type Model, decodeModel } from '../onnx/proto';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
@@ -38,7 +38,7 @@ export type Quantizer = (
 export async function buildModel(o: BuildOptions, quantize?: Quantizer): Promise<BuildManifest> {
   const spec = resolvePreset(o.preprocess, 'vamc-build');
   const card = await readJson<ModelCard>(path.join(o.model, CARD_FILE), 'vamc-build option model');
-  const dataset = await readJson<GeometryJson>(path.join(o.dataset, 'geometry.json'), 'vamc-build option dataset');
+  const dataset = await readJson<GeometryJson>(path.join(o.dataset, GEOMETRY_FILE), 'vamc-build option dataset');
   if (geometryKey(dataset.geometry) !== geometryKey(spec.geometry)) {
     throw new UserError(
       `dataset ${o.dataset} was prepared with geometry ${geometryKey(dataset.geometry)} but preset '${o.preprocess}' needs ${geometryKey(spec.geometry)}`,

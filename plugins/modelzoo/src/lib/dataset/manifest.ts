@@ -31,6 +31,18 @@ export interface DatasetManifest {
   skipped: { file: string; reason: string }[];
 }
 
+/**
+ * `geometry.json`: the part of the manifest a build reads (tensor layout). A build's Nx inputs hash this
+ * file and calibration.json only, so an image outside the calibration subset never invalidates a
+ * compiled model.
+ */
+export const GEOMETRY_FILE = 'geometry.json';
+export type GeometryJson = Pick<DatasetManifest, 'format' | 'geometry' | 'shape' | 'classes'>;
+
+export function geometryOf(m: GeometryJson): GeometryJson {
+  return { format: m.format, geometry: m.geometry, shape: m.shape, classes: m.classes };
+}
+
 export interface DatasetEntry {
   file: string;
   label: number;

@@ -10,7 +10,7 @@ import type { GeometrySpec } from '../preprocess/spec';
 import { selectCalibration } from './calibration';
 import { fingerprintImageFolder } from './fingerprint';
 import { readLabels, type LabelLine } from './labels';
-import type { DatasetManifest } from './manifest';
+import { type DatasetManifest, GEOMETRY_FILE, geometryOf } from './manifest';
 import { ShardWriter } from './shard-writer';
 
 export interface PrepareDatasetOptions {
@@ -143,20 +143,9 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
       skipped,
     };
     await fs.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-    // What a build reads of the dataset besides the calibration subset: a build's Nx inputs hash this
-    // file and calibration.json only, so an image outside the subset never invalidates a compiled model.
-    const geometryJson: GeometryJson = { format: manifest.format, geometry: manifest.geometry, shape: manifest.shape, classes: manifest.classes };
-    await fs.writeFile(path.join(tmp, 'geometry.json'), JSON.stringify(geometryJson, null, 2) + '\n');
+    await fs.writeFile(path.join(tmp, GEOMETRY_FILE), JSON.stringify(geometryOf(manifest), null, 2) + '\n');
     return manifest;
   });
-}
-
-/** `geometry.json`: the dataset's tensor layout, the part of the manifest that a build depends on. */
-export interface GeometryJson {
-  format: DatasetManifest['format'];
-  geometry: DatasetManifest['geometry'];
-  shape: DatasetManifest['shape'];
-  classes: number;
 }
 
 /**

@@ -23,9 +23,9 @@ export interface PreprocessPoolOptions {
 
 /**
  * With the SIMD resampler an image costs the calling thread ~0.6 ms (decode call setup, resampling,
- * then hashing and writing in dataset-prep) against ~1 ms (native crop-window decoder) to ~2 ms (sharp)
- * of JPEG decoding on libuv's threadpool: one JS thread keeps up with two decoders, and worker threads would only add
- * start-up (sharp, and from source a TS compile, per worker) and a message round trip per image. With
+ * then hashing and writing in dataset-prep) against ~1 ms (native crop-window decoder) to ~2 ms
+ * (sharp) of JPEG decoding on libuv's threadpool: one JS thread keeps up with two decoders, and worker
+ * threads would only add start-up (sharp, and from source a TS compile, per worker) and a message round trip per image. With
  * more decoders that one thread becomes the bottleneck, so larger pools use workers.
  */
 export function inlineCapable(g: GeometrySpec, threads: number): boolean {

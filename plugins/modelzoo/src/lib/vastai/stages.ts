@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { exists, readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
 import { machineIdentity } from '../bench/machine';
-import type { GeometryJson } from '../dataset/prepare';
+import { GEOMETRY_FILE, type GeometryJson } from '../dataset/manifest';
 import { openDataset } from '../dataset/reader';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
@@ -28,6 +28,9 @@ const seconds = (s?: number) => (s === undefined ? undefined : Math.round(s * 10
 
 // ---------------------------------------------------------------- dataset-prep, format: npz
 
+/** Sibling of a dataset directory holding its npz files while dataset-prep rewrites the directory. */
+const NPZ_RESUME_SUFFIX = '.npz-resume';
+
 /**
  * dataset-prep rewrites its whole output directory (built under a temp name, then renamed), which would
  * throw away the npz files of a killed run. Call this first: it moves `<datasetDir>/npz` aside, and
@@ -42,8 +45,6 @@ export async function setAsideNpz(datasetDir: string): Promise<void> {
     await fs.rename(from, aside);
   }
 }
-
-const NPZ_RESUME_SUFFIX = '.npz-resume';
 
 /** Writes `<datasetDir>/npz` (one .npz per image + vamp's datalist) from a prepared uint8 dataset. */
 export async function writeDatasetNpz(datasetDir: string): Promise<{ dir: string; count: number; written: number; resumed: number }> {
@@ -107,7 +108,7 @@ export async function vastaiBuild(o: VastaiBuildStageOptions): Promise<BuildMani
   const spec = resolvePreset(o.preprocess, 'vamc-build');
   const generation = checkGeneration(o.vastai.generation ?? '2025');
   const card = await readJson<ModelCard>(path.join(o.model, CARD_FILE), 'vamc-build option model');
-  const dataset = await readJson<GeometryJson>(path.join(o.dataset, 'geometry.json'), 'vamc-build option dataset');
+  const dataset = await readJson<GeometryJson>(path.join(o.dataset, GEOMETRY_FILE), 'vamc-build option dataset');
   if (geometryKey(dataset.geometry) !== geometryKey(spec.geometry)) {
     throw new UserError(
       `dataset ${o.dataset} was prepared with geometry ${geometryKey(dataset.geometry)} but preset '${o.preprocess}' needs ${geometryKey(spec.geometry)}`,
