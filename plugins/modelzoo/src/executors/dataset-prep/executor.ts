@@ -29,6 +29,7 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
   return runStage<DatasetPrepOptions>(schema, options, context, async (o, ctx) => {
     const source = await resolveDatasetSource(o, process.env, ctx.resolve);
     const outDir = ctx.resolve(o.outputPath);
+    await ctx.contain({ outputPath: outDir }, { 'image folder': source.imagesDir, 'label file': source.labelsFile });
     if (o.format === 'npz') await setAsideNpz(outDir);
     const manifest = await prepareDataset({
       imagesDir: source.imagesDir,

@@ -12,6 +12,11 @@ export default async function vamcBuild(options: VamcBuildOptions, context: Exec
   return runStage<VamcBuildOptions>(schema, options, context, async (o, ctx) => {
     const paths = { model: ctx.resolve(o.model), dataset: ctx.resolve(o.dataset), outputPath: ctx.resolve(o.outputPath) };
     const vastai = requireBackendOptions(o, ctx);
+    const calibrationDir = (vastai as VastaiBuildOptionsObject | undefined)?.calibrationDir;
+    await ctx.contain(
+      { outputPath: paths.outputPath },
+      { model: paths.model, dataset: paths.dataset, 'option vastai.calibrationDir': calibrationDir ? ctx.resolve(calibrationDir) : undefined },
+    );
     const manifest = vastai
       ? await vastaiBuild({ ...o, ...paths, vastai: vastai as VastaiBuildOptionsObject })
       : await buildModel({ ...o, ...paths }, int8Quantizer);

@@ -11,8 +11,10 @@ export default async function vampEval(options: VampEvalOptions, context: Execut
   return runStage<VampEvalOptions>(schema, options, context, async (o, ctx) => {
     const paths = { model: ctx.resolve(o.model), dataset: ctx.resolve(o.dataset), outputPath: ctx.resolve(o.outputPath) };
     const vastai = requireBackendOptions(o, ctx);
+    const npzDir = vastai?.npzDir ? ctx.resolve(vastai.npzDir) : undefined;
+    await ctx.contain({ outputPath: paths.outputPath }, { model: paths.model, dataset: paths.dataset, 'option vastai.npzDir': npzDir });
     if (vastai) {
-      await vastaiEval({ ...o, ...paths, vastai: { ...vastai, npzDir: vastai.npzDir ? ctx.resolve(vastai.npzDir) : undefined } });
+      await vastaiEval({ ...o, ...paths, vastai: { ...vastai, npzDir } });
     } else {
       await evaluateModel({ ...o, ...paths });
     }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { assertReplaceable, currentScope, markerContent, OUTPUT_MARKER, outputClaim, realResolve } from './containment';
 
 /**
  * Every output is written beside its final path under a temp name and renamed into place, so a task
@@ -29,25 +30,172 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
 
 /**
  * Builds a whole output directory in a temp sibling, then swaps it in. The previous directory (if any)
- * is removed only after the new one is complete.
+ * is removed only after the new one is complete. The swap holds the directory's lock, so two processes
+ * writing the same output never interleave: the last one to finish wins, whole. Inside an executor
+ * (runStage), the target must be a declared output; the marker is written into the temp directory
+ * before the swap, so the output (and what Nx caches of it) always carries it, and the target is
+ * checked again under the lock to still be ours to replace.
  */
 export async function withAtomicDir<T>(target: string, build: (tmpDir: string) => Promise<T>): Promise<T> {
+  const claim = outputClaim(target);
   await fs.mkdir(path.dirname(target), { recursive: true });
   await removeStaleTemps(target);
   const tmp = tempSibling(target);
   await fs.mkdir(tmp, { recursive: true });
+  let old: string | undefined;
   try {
     const result = await build(tmp);
-    const old = tempSibling(target) + '.old';
-    const hadOld = await exists(target);
-    if (hadOld) await fs.rename(target, old);
-    await fs.rename(tmp, target);
-    if (hadOld) await fs.rm(old, { recursive: true, force: true });
+    if (claim) await fs.writeFile(path.join(tmp, OUTPUT_MARKER), markerContent(claim.executor));
+    await withDirLock(target, async () => {
+      if (claim) await assertReplaceable(target, claim.executor);
+      let aside: string | undefined;
+      if (await lexists(target)) {
+        aside = tempSibling(target) + '.old';
+        await fs.rename(target, aside);
+      }
+      try {
+        await fs.rename(tmp, target);
+      } catch (err) {
+        if (aside) await fs.rename(aside, target);
+        throw err;
+      }
+      old = aside;
+    });
     return result;
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    // Outside the lock: removing a large old output must not hold up the other writer.
+    if (old) await fs.rm(old, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs `fn` holding `<target>.lock`, created atomically (link of a complete temp file, so it is
+ * never seen half written) with this process's pid. A lock whose pid is dead (a killed run) is broken;
+ * a live one is waited for. Within one stage, a lock the stage already holds is not taken again.
+ */
+export async function withDirLock<T>(target: string, fn: () => Promise<T>): Promise<T> {
+  const release = await holdDirLock(target);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** Takes the lock of an output directory until the returned release is called (see withDirLock). */
+export async function holdDirLock(target: string): Promise<() => Promise<void>> {
+  // The real path: a symlinked parent must not give one directory two lock files.
+  const lock = (await realResolve(target)) + '.lock';
+  const s = currentScope();
+  if (s?.held.has(lock)) return async () => {};
+  const release = await acquireLock(lock);
+  s?.held.add(lock);
+  return async () => {
+    s?.held.delete(lock);
+    await release();
+  };
+}
+
+interface LockOwner {
+  pid: number;
+  token: string;
+}
+
+async function acquireLock(lock: string): Promise<() => Promise<void>> {
+  await fs.mkdir(path.dirname(lock), { recursive: true });
+  const me: LockOwner = { pid: process.pid, token: randomBytes(8).toString('hex') };
+  const mine = `${lock}.${me.token}`;
+  await fs.writeFile(mine, JSON.stringify(me));
+  let delay = 2;
+  let told = false;
+  try {
+    for (;;) {
+      try {
+        await fs.link(mine, lock);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = await readLockOwner(lock);
+      if (owner === 'gone') continue;
+      if (owner === undefined) {
+        // Not our format (made by hand, or a disk fault): broken once it has sat there a while.
+        await removeIfOlder(lock, 30_000);
+      } else if (!pidAlive(owner.pid)) {
+        await breakStaleLock(lock, owner);
+        continue;
+      }
+      if (!told && delay >= 100 && process.env['MODELZOO_QUIET'] !== '1') {
+        process.stderr.write(`waiting for ${lock} (held by pid ${owner?.pid ?? 'unknown'}, another run writing the same output)\n`);
+        told = true;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 200);
+    }
+  } finally {
+    await fs.rm(mine, { force: true });
+  }
+  return async () => {
+    const owner = await readLockOwner(lock);
+    if (typeof owner === 'object' && owner.token === me.token) await fs.rm(lock, { force: true });
+  };
+}
+
+/** The lock's owner; 'gone' when it was released meanwhile; undefined when unreadable. */
+async function readLockOwner(lock: string): Promise<LockOwner | 'gone' | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(lock, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : undefined;
+  }
+  try {
+    const o = JSON.parse(text) as LockOwner;
+    return Number.isInteger(o.pid) && typeof o.token === 'string' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function removeIfOlder(file: string, ms: number): Promise<void> {
+  const st = await fs.stat(file).catch(() => undefined);
+  if (st && Date.now() - st.mtimeMs > ms) await fs.rm(file, { force: true });
+}
+
+/**
+ * Two waiters may find the same dead owner; only one may remove the lock, and never a fresh lock
+ * that replaced it meanwhile. So breaking is itself serialized by `<lock>.break` (held for a few
+ * syscalls) and removes the lock only while it still names the dead owner.
+ */
+async function breakStaleLock(lock: string, dead: LockOwner): Promise<void> {
+  const breaker = `${lock}.break`;
+  try {
+    await fs.writeFile(breaker, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const pid = Number(await fs.readFile(breaker, 'utf8').catch(() => ''));
+    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) await fs.rm(breaker, { force: true });
+    // Created but never written (its process died in between).
+    else await removeIfOlder(breaker, 10_000);
+    await new Promise((r) => setTimeout(r, 5));
+    return;
+  }
+  try {
+    const now = await readLockOwner(lock);
+    if (typeof now === 'object' && now.token === dead.token) await fs.rm(lock, { force: true });
+  } finally {
+    await fs.rm(breaker, { force: true });
+  }
+}
+
+async function lexists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Temp siblings left by a killed run (its pid is gone) are removed before a new run starts. */
