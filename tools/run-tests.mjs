@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node's test runner (TypeScript through tsx).
-// Usage: node tools/run-tests.mjs [unit|e2e|realdata ...]   (default: all tiers)
+// Usage: node tools/run-tests.mjs [unit|e2e|hostile|realdata ...]   (default: all tiers)
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const tiers = process.argv.slice(2);
-const roots = (tiers.length ? tiers : ['unit', 'e2e', 'realdata']).map((t) => join('test', t));
+const roots = (tiers.length ? tiers : ['unit', 'e2e', 'hostile', 'realdata']).map((t) => join('test', t));
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir).sort()) {

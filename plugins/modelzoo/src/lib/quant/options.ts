@@ -1,3 +1,4 @@
+import { UserError } from '../common/errors';
 /**
  * int8 build options, named as in the vamc configs so one `quantization` block serves both the VastAI
  * build and the embedded ONNX Runtime one. The 2023 (`calibration: {quant_mode, per_channel}`) and 2025
@@ -115,10 +116,10 @@ export function resolveInt8Options(raw: Record<string, unknown> = {}, where = 'q
     const name = (ALIASES[key] ?? key) as keyof Int8Options;
     if (!(name in DEFAULT_INT8_OPTIONS)) {
       const known = [...Object.keys(DEFAULT_INT8_OPTIONS), ...Object.keys(ALIASES)].join(', ');
-      throw new Error(`${where}: unknown option '${key}' (known: ${known})`);
+      throw new UserError(`${where}: unknown option '${key}' (known: ${known})`);
     }
     const prev = seen.get(name);
-    if (prev !== undefined) throw new Error(`${where}: '${key}' and '${prev}' both set ${name}`);
+    if (prev !== undefined) throw new UserError(`${where}: '${key}' and '${prev}' both set ${name}: keep one`);
     seen.set(name, key);
     const bad = (what: string) => new Error(`${where}.${key} must be ${what}, got ${JSON.stringify(value)}`);
     switch (name) {

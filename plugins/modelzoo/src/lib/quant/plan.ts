@@ -1,4 +1,5 @@
 import { DataType, type Graph, type Node, getAttr, getIntAttr, tensorToFloat32 } from '../onnx/proto';
+import { UserError } from '../common/errors';
 import type { Int8Options } from './options';
 import { type PreparedGraph, initializerMap } from './prepare';
 
@@ -77,14 +78,17 @@ export function planQuantization(prepared: PreparedGraph, opts: Int8Options): Qu
   for (const name of opts.exclude_layers) {
     if (!byName.has(name)) {
       const some = nodes.slice(0, 8).map((n) => n.name).join(', ');
-      throw new Error(`int8 option exclude_layers: the model has no node named '${name}' (nodes are named like ${some}, ...)`);
+      throw new UserError(
+        `int8 option exclude_layers: the model has no node named '${name.slice(0, 100)}' (nodes are named like ${some}, ...): fix the name or remove it ` +
+          `(quantization.sensitivity: true writes sensitivity.json, which lists every quantized node)`,
+      );
     }
     excluded.add(name);
   }
   const convs = nodes.filter((n) => n.opType === 'Conv');
   for (const idx of opts.skip_conv_layers) {
     const conv = convs[idx];
-    if (!conv) throw new Error(`int8 option skip_conv_layers: index ${idx} is out of range (the model has ${convs.length} Conv nodes)`);
+    if (!conv) throw new UserError(`int8 option skip_conv_layers: index ${idx} is out of range (the model has ${convs.length} Conv nodes)`);
     excluded.add(conv.name!);
   }
 
