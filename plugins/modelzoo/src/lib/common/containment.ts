@@ -115,7 +115,10 @@ export async function checkOutputs(req: OutputRequest): Promise<string[]> {
     for (const g of guarded) {
       const why =
         real === g.path ? 'is' : isStrictlyInside(real, g.path) ? 'lies inside' : isStrictlyInside(g.path, real) ? 'contains' : undefined;
-      if (why) throw new UserError(`${out.what} ${shown} ${why} ${g.what} (${g.path}); an output never overlaps what a task reads: ${FIX}`);
+      if (why) {
+        const where = why === 'is' ? '' : ` (${g.path})`;
+        throw new UserError(`${out.what} ${shown} ${why} ${g.what}${where}; an output never overlaps an input or the workspace's own folders: ${FIX}`);
+      }
     }
     for (const other of resolved) {
       if (other === real || isStrictlyInside(real, other) || isStrictlyInside(other, real)) {
