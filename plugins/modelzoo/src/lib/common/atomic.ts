@@ -106,42 +106,58 @@ interface LockOwner {
 
 async function acquireLock(lock: string): Promise<() => Promise<void>> {
   await fs.mkdir(path.dirname(lock), { recursive: true });
+  // Lock candidates of killed processes (`<lock>.tmp-<pid>-...`) are removed like any other temp.
+  await removeStaleTemps(lock);
   const me: LockOwner = { pid: process.pid, token: randomBytes(8).toString('hex') };
-  const mine = `${lock}.${me.token}`;
-  await fs.writeFile(mine, JSON.stringify(me));
   let delay = 2;
   let told = false;
-  try {
-    for (;;) {
-      try {
-        await fs.link(mine, lock);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const owner = await readLockOwner(lock);
-      if (owner === 'gone') continue;
-      if (owner === undefined) {
-        // Not our format (made by hand, or a disk fault): broken once it has sat there a while.
-        await removeIfOlder(lock, 30_000);
-      } else if (!pidAlive(owner.pid)) {
-        await breakStaleLock(lock, owner);
-        continue;
-      }
-      if (!told && delay >= 100 && process.env['MODELZOO_QUIET'] !== '1') {
-        process.stderr.write(`waiting for ${lock} (held by pid ${owner?.pid ?? 'unknown'}, another run writing the same output)\n`);
-        told = true;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 200);
+  for (;;) {
+    if (await tryLink(lock, JSON.stringify(me))) break;
+    const owner = await readLockOwner(lock);
+    if (owner === 'gone') continue;
+    if (owner === undefined) {
+      // Not our format (made by hand, or a disk fault): broken once it has sat there a while.
+      await removeIfOlder(lock, 30_000);
+    } else if (!pidAlive(owner.pid)) {
+      await breakStaleLock(lock, owner);
+      continue;
     }
-  } finally {
-    await fs.rm(mine, { force: true });
+    if (!told && delay >= 100 && process.env['MODELZOO_QUIET'] !== '1') {
+      process.stderr.write(`waiting for ${lock} (held by pid ${owner?.pid ?? 'unknown'}, another run writing the same output)\n`);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 200);
   }
   return async () => {
     const owner = await readLockOwner(lock);
     if (typeof owner === 'object' && owner.token === me.token) await fs.rm(lock, { force: true });
   };
+}
+
+/** Creates `lock` with `content` atomically (a complete temp file hard-linked into place); false if it exists. */
+async function tryLink(lock: string, content: string): Promise<boolean> {
+  const candidate = tempSibling(lock);
+  await fs.writeFile(candidate, content);
+  try {
+    await fs.link(candidate, lock);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+  } finally {
+    await fs.rm(candidate, { force: true });
+  }
+  // A file system without hard links: exclusive create, then write (a reader may briefly see it
+  // empty; an unreadable lock is only broken after a while, see acquireLock).
+  try {
+    await fs.writeFile(lock, content, { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 /** The lock's owner; 'gone' when it was released meanwhile; undefined when unreadable. */
