@@ -113,9 +113,13 @@ test('symlinks cannot lead a write out: a link to outside, a dangling link, a li
   fs.symlinkSync('loop-a', path.join(root, 'dist', 'loop-b'));
   const run = (out: string) => onnxExport({ variant: 't', preprocess: 'torchvision', width: 0.25, outputPath: out } as any, ctx('onnx-export'));
   try {
-    await refused(() => run('dist/out-link'), /resolves to .*lies outside the workspace/);
+    await refused(() => run('dist/out-link'), /dist\/out-link is a symbolic link; outputs are never written through one/);
+    fs.symlinkSync('export', path.join(root, 'dist', 'in-link'));
+    await refused(() => run('dist/in-link'), /is a symbolic link; outputs are never written through one/);
+    fs.unlinkSync(path.join(root, 'dist', 'in-link'));
     await refused(() => run('dist/out-link/deeper/still'), /lies outside the workspace/);
-    await refused(() => run('dist/dangling'), /symbolic link to a path that does not exist/);
+    await refused(() => run('dist/dangling'), /is a symbolic link; outputs are never written through one/);
+    await refused(() => run('dist/dangling/sub'), /dangling is a symbolic link to a path that does not exist/);
     await refused(() => run('dist/loop-a/x'), /symbolic link loop/);
   } finally {
     for (const l of ['out-link', 'dangling', 'loop-a', 'loop-b']) fs.unlinkSync(path.join(root, 'dist', l));

@@ -98,7 +98,7 @@ test('a symlink inside the workspace pointing outside is refused', () => {
   fs.mkdirSync(path.join(ws.root, 'dist'), { recursive: true });
   fs.symlinkSync(outside, path.join(ws.root, 'dist', 'escape'));
   try {
-    refused('dist/escape', /dist\/escape \(resolves to .*\) lies outside the workspace/);
+    refused('dist/escape', /dist\/escape is a symbolic link; outputs are never written through one/);
     refused('dist/escape/sub', /lies outside the workspace/);
   } finally {
     fs.unlinkSync(path.join(ws.root, 'dist', 'escape'));

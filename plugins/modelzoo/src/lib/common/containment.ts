@@ -104,6 +104,10 @@ export async function checkOutputs(req: OutputRequest): Promise<string[]> {
 
   const resolved: string[] = [];
   for (const out of req.outputs) {
+    if ((await fs.lstat(out.path).catch(() => undefined))?.isSymbolicLink()) {
+      // The swap would replace the link, not what it points to: say so rather than surprise.
+      throw new UserError(`${out.what} ${out.path} is a symbolic link; outputs are never written through one: ${FIX} (or point the option at the link's target)`);
+    }
     const real = await realResolve(out.path);
     const shown = real === path.resolve(out.path) ? real : `${out.path} (resolves to ${real})`;
     if (real === root) {
