@@ -131,7 +131,7 @@ export async function readNpzLabels(file: string): Promise<Map<string, number>> 
     const t = line.trim();
     if (!t) return;
     const m = /^(.*\S)\s+(\d+)$/.exec(t);
-    if (!m) throw new UserError(`${file}:${i + 1}: expected '<npz path> <label>', got '${t}'`);
+    if (!m) throw new UserError(`${file}:${i + 1}: expected '<npz path> <label>' (a path, a space and a class index)`);
     out.set(npzStem(m[1]!), Number(m[2]));
   });
   return out;
