@@ -25,15 +25,15 @@ test('ENOENT, a dangling link, ELOOP, ENOTDIR and EISDIR are sentences naming th
   fs.symlinkSync(path.join(dir, 'gone'), path.join(dir, 'dangling'));
   fs.symlinkSync('loop2', path.join(dir, 'loop1'));
   fs.symlinkSync('loop1', path.join(dir, 'loop2'));
-  const cases: [Promise<unknown>, RegExp][] = [
-    [fsp.readFile(path.join(dir, 'missing')), /\/missing does not exist: check the path/],
-    [fsp.readFile(path.join(dir, 'dangling')), /\/dangling is a symbolic link to a path that does not exist: fix or remove the link/],
-    [fsp.readFile(path.join(dir, 'loop1')), /\/loop1 is a loop of symbolic links/],
-    [fsp.readFile(path.join(dir, 'file', 'x')), /\/file\/x: a part of this path is a file where a folder was expected/],
-    [fsp.writeFile(dir, 'x'), new RegExp(`${dir} is a folder where a file was expected`)],
+  const cases: [() => Promise<unknown>, RegExp][] = [
+    [() => fsp.readFile(path.join(dir, 'missing')), /\/missing does not exist: check the path/],
+    [() => fsp.readFile(path.join(dir, 'dangling')), /\/dangling is a symbolic link to a path that does not exist: fix or remove the link/],
+    [() => fsp.readFile(path.join(dir, 'loop1')), /\/loop1 is a loop of symbolic links/],
+    [() => fsp.readFile(path.join(dir, 'file', 'x')), /\/file\/x: a part of this path is a file where a folder was expected/],
+    [() => fsp.writeFile(dir, 'x'), new RegExp(`${dir} is a folder where a file was expected`)],
   ];
   for (const [p, re] of cases) {
-    const text = describeError(await errorOf(p));
+    const text = describeError(await errorOf(p()));
     assert.match(text, re);
     assert.doesNotMatch(text, STACK);
     assert.doesNotMatch(text, /MODELZOO_DEBUG/, 'a described fs error needs no debug hint');
