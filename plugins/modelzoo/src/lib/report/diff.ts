@@ -116,7 +116,7 @@ function incomparable(oldR: ReportRow, newR: ReportRow): string | undefined {
   return undefined;
 }
 
-const ACCURACY: readonly Metric[] = ['top1', 'top5'];
+const ACCURACY: readonly ('top1' | 'top5')[] = ['top1', 'top5'];
 
 export function diffReports(
   baseline: ReportRow[],
@@ -136,7 +136,7 @@ export function diffReports(
     }
     const why = incomparable(o, n);
     // Accuracy on other images or other weights says nothing about a regression; speed still does.
-    const metrics = METRICS.map((m) => (why && ACCURACY.includes(m) ? { ...compareMetric(m, o[m], n[m], t), status: 'absent' as const } : compareMetric(m, o[m], n[m], t)));
+    const metrics = METRICS.map((m) => (why && (m === 'top1' || m === 'top5') ? { ...compareMetric(m, o[m], n[m], t), status: 'absent' as const } : compareMetric(m, o[m], n[m], t)));
     rows.push({ key, label: rowLabel(n), status: why ? 'incomparable' : 'compared', ...(why ? { reason: why } : {}), metrics });
   }
   for (const o of baseline) {
