@@ -1,13 +1,13 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { runStage } from '../../lib/nx/run-executor';
-import { type ReportOptions, writeReport } from '../../lib/report/report';
+import { type ReportRunOptions, runReport } from '../../lib/report/run';
 import { variantsFromProjects } from '../../lib/report/variants';
 import schema from './schema.json';
 
-export default async function report(options: ReportOptions, context: ExecutorContext) {
-  return runStage<ReportOptions>(schema, options, context, async (o, ctx) => {
+export default async function report(options: ReportRunOptions, context: ExecutorContext) {
+  return runStage<ReportRunOptions>(schema, options, context, async (o, ctx) => {
     const variants = variantsFromProjects(context.projectsConfigurations?.projects ?? {}, o.tag, ctx.resolve);
-    const { markdown } = await writeReport(variants, { ...o, outputPath: ctx.resolve(o.outputPath) });
-    process.stdout.write(markdown + '\n');
+    const { markdown, summary } = await runReport(variants, o, ctx.resolve, ctx.workspaceRoot);
+    process.stdout.write(markdown + '\n' + summary);
   });
 }
