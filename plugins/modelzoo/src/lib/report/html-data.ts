@@ -102,7 +102,7 @@ export async function collectLatency(variants: VariantOutputs[], rows: ReportRow
         best.set(r.batch, { tp, entry: { batch: r.batch, min: pick('min'), mean: pick('mean'), p50: pick('p50'), p90: pick('p90'), p95: pick('p95'), p99: pick('p99'), max: pick('max') } });
       }
       const batches = [...best.values()].map((x) => x.entry);
-      if (batches.length) out.push({ key, label: rowLabel(id), batches: batches.sort((a, b) => a.batch - b.batch) });
+      if (batches.length) out.push({ key, label: rowLabel({ ...id, project: v.variant }), batches: batches.sort((a, b) => a.batch - b.batch) });
     }
   }
   return out;

@@ -191,7 +191,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#444}.bad{color:#b3261e}.good{color:#157a2c}
 tr.d-regressed,tr.d-gone{background:#fde8e6}tr.d-improved{background:#e6f4ea}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:24px}
-.chart{position:relative;height:380px}figure{margin:0}figcaption{color:#444;margin-top:4px}
+.chart{position:relative;height:380px}figure.wide{grid-column:1/-1}figure{margin:0}figcaption{color:#444;margin-top:4px}
 dl.prov{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;font-size:12px}dt{font-weight:600}dd{margin:0;word-break:break-all}
 footer{margin-top:32px;color:#888;font-size:12px}`;
 
@@ -210,8 +210,12 @@ const APP = String.raw`
   function drawn(chart, indices) {
     var n = 0;
     indices.forEach(function (i) {
-      chart.getDatasetMeta(i).data.forEach(function (el) {
-        if (Number.isFinite(el.x) && Number.isFinite(el.y) && !el.skip) n++;
+      var meta = chart.getDatasetMeta(i);
+      // An element exists for every label; it is a mark only where its value parsed to a number (a
+      // null bar has an element but nothing is drawn) and it sits at a finite pixel position.
+      meta.data.forEach(function (el, j) {
+        var p = meta.controller.getParsed(j);
+        if (p && Number.isFinite(p.x) && Number.isFinite(p.y) && Number.isFinite(el.x) && Number.isFinite(el.y)) n++;
       });
     });
     return n;
@@ -229,7 +233,7 @@ const APP = String.raw`
       }).concat([{ type: 'line', label: 'Pareto front', data: c.pareto.front, borderColor: '#555', borderDash: [6, 4], pointRadius: 0, fill: false, showLine: true }])
     },
     options: {
-      scales: { x: { title: { display: true, text: 'img/s (best batch)' } }, y: { title: { display: true, text: 'top-1 (%)' } } },
+      scales: { x: { type: 'logarithmic', title: { display: true, text: 'img/s (best batch, log scale)' } }, y: { title: { display: true, text: 'top-1 (%)' } } },
       plugins: { tooltip: { callbacks: { label: function (ctx) { return ctx.raw.label + ': ' + ctx.raw.y.toFixed(2) + '% at ' + ctx.raw.x.toFixed(1) + ' img/s'; } } } }
     }
   });
@@ -255,7 +259,7 @@ const APP = String.raw`
       })
     },
     options: {
-      scales: { y: { title: { display: true, text: 'latency per batch (ms)' } } },
+      scales: { y: { type: 'logarithmic', title: { display: true, text: 'latency per batch (ms, log scale)' } } },
       plugins: { tooltip: { callbacks: { label: function (ctx) {
         var d = c.latency.batches[ctx.datasetIndex].detail[ctx.dataIndex] || {};
         var f = function (v) { return v == null ? '—' : v.toFixed(2); };
@@ -291,8 +295,8 @@ export function renderHtml(inp: HtmlInputs, lib: { source: string; version: stri
   const { report } = inp;
   const tol = inp.zooTolerance ?? DEFAULT_ZOO_TOLERANCE;
   const charts: ChartData = chartData(report.rows, inp.latency ?? []);
-  const figure = (id: string, expected: unknown, caption: string) =>
-    `<figure><div class="chart" id="${id}" data-expected='${escapeHtml(JSON.stringify(expected))}'><canvas></canvas></div><figcaption>${caption}</figcaption></figure>`;
+  const figure = (id: string, expected: unknown, caption: string, wide = false) =>
+    `<figure${wide ? ' class="wide"' : ''}><div class="chart" id="${id}" data-expected='${escapeHtml(JSON.stringify(expected))}'><canvas></canvas></div><figcaption>${caption}</figcaption></figure>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
@@ -310,7 +314,7 @@ ${zooNote(report.rows, tol)}
 <div class="charts">
 ${figure('chart-pareto', charts.pareto.expected, 'Top-1 vs throughput per variant and precision; the dashed line is the Pareto front (no other build is both faster and more accurate).')}
 ${figure('chart-int8', charts.int8.expected, 'int8 against the fp32 build of the same variant: top-1 points lost (left axis) and speedup (right axis).')}
-${figure('chart-latency', charts.latency.expected, 'Latency per batch: each bar spans p50 to p99 (hover for min, p90, p95, max).')}
+${figure('chart-latency', charts.latency.expected, 'Latency per batch: each bar spans p50 to p99 (hover for min, p90, p95, max).', true)}
 </div>
 ${inp.diff ? renderDiff(inp.diff) : ''}
 ${provenance(report)}
