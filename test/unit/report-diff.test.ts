@@ -116,4 +116,7 @@ test('the zoo gate applies to pretrained full-val float rows only and fails a ro
   assert.deepEqual(d.regressions.map((r) => `${r.row} ${r.metric}`), ['mobilenetv2-low fp32 top1']);
   assert.equal(d.notApplicable.length, 4);
   assert.equal(diffAgainstZoo(rows, 0.6).regressions.length, 0, 'a wider tolerance passes it');
+  const md = renderDiffMarkdown(d);
+  assert.match(md, /Tolerances: top1 ±0\.5 pt, top5 ±0\.5 pt, img\/s not compared, speedup not compared\./);
+  assert.match(md, /\| mobilenetv2-low fp32 \| compared \| top1 \| 71\.88 \| 71\.30 \| −0\.58 \| −0\.5 pt \| \*\*REGRESSED\*\* \|/);
 });

@@ -214,13 +214,18 @@ function deltaText(m: MetricDiff): string {
 
 const STATUS_MARK: Record<MetricStatus, string> = { same: '', improved: 'improved', regressed: '**REGRESSED**', gone: '**GONE**', added: 'new', absent: '' };
 
+function tolerancesText(t: Tolerances): string {
+  const pct = (v: number) => (Number.isFinite(v) ? `±${v}%` : 'not compared');
+  return `top1 ±${t.top1} pt, top5 ±${t.top5} pt, img/s ${pct(t.imgPerSecPct)}, speedup ${pct(t.speedupPct)}`;
+}
+
 /** Markdown table: only rows and metrics with something on either side, so an unchanged run stays short. */
 export function renderDiffMarkdown(d: DiffResult, title = 'Report diff'): string {
   const t = d.tolerances;
   const lines = [
     `# ${title}`,
     '',
-    `Against: ${d.against}. Tolerances: top1 ±${t.top1} pt, top5 ±${t.top5} pt, img/s ±${t.imgPerSecPct}%, speedup ±${t.speedupPct}%.`,
+    `Against: ${d.against}. Tolerances: ${tolerancesText(t)}.`,
     '',
     d.regressions.length === 0 ? '**No regressions beyond tolerance.**' : `**${d.regressions.length} regression(s) beyond tolerance.**`,
     '',
