@@ -59,6 +59,9 @@ test("the main command ends with the report's paths and summary under Nx's defau
   assert.equal(r.status, 0, r.output);
   assert.match(r.output, /successful tasks were not shown/, 'this is the default style, which hides successful output');
   assertSummary(r.output);
+  const html = fs.readFileSync(path.join(ws.root, 'dist/report/index.html'), 'utf8');
+  assert.match(html, /<table id="zoo">/);
+  assert.equal((html.match(/<tr data-index=/g) ?? []).length, 2, 'one table row per report row');
   const again = ws.nx(MAIN, env(), { outputStyle: null });
   assert.equal(again.status, 0, again.output);
   assert.match(again.output, /Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
