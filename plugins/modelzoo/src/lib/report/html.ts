@@ -4,6 +4,7 @@ import { UserError } from '../common/errors';
 import { type DiffResult, type MetricDiff, DEFAULT_ZOO_TOLERANCE, zooCheck } from './diff';
 import { type ChartData, type LatencyRow, chartData } from './html-data';
 import { MISSING, type ReportRow } from './report';
+import { isUnstable } from './summary';
 
 /** report.json as the HTML reads it: title and rows, plus whatever provenance the report carries. */
 export interface ReportDocument {
@@ -81,11 +82,6 @@ interface Column {
 }
 
 const numCell = (v: number | undefined, digits: number, suffix = '') => ({ text: isNum(v) ? v.toFixed(digits) + suffix : MISSING, sort: isNum(v) ? v : undefined });
-
-function isUnstable(r: ReportRow): boolean {
-  const u = (r as { unstable?: unknown }).unstable;
-  return Array.isArray(u) ? u.length > 0 : u && typeof u === 'object' ? Object.values(u).some(Boolean) : !!u;
-}
 
 function columns(zooTolerance: number): Column[] {
   return [

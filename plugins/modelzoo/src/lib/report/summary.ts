@@ -11,7 +11,8 @@ export const SUMMARY_MARKER = '── modelzoo report ──';
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-function isUnstable(r: ReportRow): boolean {
+/** report.json may flag a row `unstable` (a boolean, a list or a map of flagged figures). */
+export function isUnstable(r: ReportRow): boolean {
   const u = (r as { unstable?: unknown }).unstable;
   return Array.isArray(u) ? u.length > 0 : u && typeof u === 'object' ? Object.values(u).some(Boolean) : !!u;
 }
