@@ -119,3 +119,12 @@ test('the summary names the report files and says rows, best top-1 per precision
   assert.match(summary, /report: dist\/report\/report\.md\n\s+dist\/report\/report\.json\n\s+dist\/report\/index\.html\n$/);
   assert.equal(fs.readFileSync(path.join(w.root, 'dist/report/summary.txt'), 'utf8'), summary);
 });
+
+test('rows report.json flags unstable are named in the summary and highlighted in the HTML table', async () => {
+  const { renderSummary } = await import('../../plugins/modelzoo/src/lib/report/summary');
+  const { renderHtml } = await import('../../plugins/modelzoo/src/lib/report/html');
+  const row = (precision: string, unstable: unknown) => ({ project: 'mobilenetv2-tv', model: 'mobilenetv2', variant: 'tv', precision, top1: 70, imgPerSec: 100, reference: {}, unstable });
+  const rows = [row('fp32', { imgPerSec: true }), row('int8', false), { ...row('fp16', ['imgPerSec']), backend: 'vastai' as const }];
+  assert.match(renderSummary({ rows, files: ['r.md'] }), /unstable: mobilenetv2-tv fp32, mobilenetv2-tv fp16 \(vastai\)\n/);
+  assert.equal((renderHtml({ report: { title: 'T', rows } }).match(/class="num unstable"/g) ?? []).length, 2);
+});
