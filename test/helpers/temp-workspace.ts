@@ -12,7 +12,8 @@ import { type VariantSpec, variantProject } from '../../plugins/modelzoo/src/lib
  */
 export interface TempWorkspace {
   root: string;
-  nx(args: string[], env?: NodeJS.ProcessEnv): { status: number; output: string };
+  /** `outputStyle: null` runs with Nx's default output style (what a user sees) instead of stream. */
+  nx(args: string[], env?: NodeJS.ProcessEnv, opts?: { outputStyle?: string | null }): { status: number; output: string };
   nxSpawn(args: string[], env?: NodeJS.ProcessEnv): ReturnType<typeof spawn>;
   writeJson(rel: string, value: unknown): void;
   readJson<T = any>(rel: string): T;
@@ -55,8 +56,9 @@ export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
     );
   return {
     root,
-    nx(args, env) {
-      const r = spawnSync(process.execPath, [nxBin, ...args, '--outputStyle=stream'], {
+    nx(args, env, opts) {
+      const style = opts?.outputStyle === undefined ? 'stream' : opts.outputStyle;
+      const r = spawnSync(process.execPath, [nxBin, ...args, ...(style ? [`--outputStyle=${style}`] : [])], {
         cwd: root,
         env: baseEnv(env),
         encoding: 'utf8',

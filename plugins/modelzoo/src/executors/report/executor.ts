@@ -1,13 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { runStage } from '../../lib/nx/run-executor';
-import { type ReportOptions, writeReport } from '../../lib/report/report';
+import { type ReportRunOptions, runReport } from '../../lib/report/run';
 import { variantsFromProjects } from '../../lib/report/variants';
 import schema from './schema.json';
 
-export default async function report(options: ReportOptions, context: ExecutorContext) {
-  return runStage<ReportOptions>(schema, options, context, async (o, ctx) => {
+export default async function report(options: ReportRunOptions, context: ExecutorContext) {
+  return runStage<ReportRunOptions>(schema, options, context, async (o, ctx) => {
     const variants = variantsFromProjects(context.projectsConfigurations?.projects ?? {}, o.tag, ctx.resolve);
-    const outputPath = ctx.resolve(o.outputPath);
     const read = variants.flatMap((v) => [
       [`${v.project}'s export`, v.exportDir],
       ...v.builds.flatMap((b) => [
@@ -16,8 +15,10 @@ export default async function report(options: ReportOptions, context: ExecutorCo
         [`${v.project}'s ${b.precision} eval`, b.evalDir],
       ]),
     ]);
-    await ctx.contain({ outputPath }, Object.fromEntries(read));
-    const { markdown } = await writeReport(variants, { ...o, outputPath });
-    process.stdout.write(markdown + '\n');
+    const baseline = o.baseline ?? process.env['MODELZOO_REPORT_BASELINE'];
+    if (baseline) read.push(['the baseline report', ctx.resolve(baseline)]);
+    await ctx.contain({ outputPath: ctx.resolve(o.outputPath) }, Object.fromEntries(read));
+    const { markdown, summary } = await runReport(variants, o, ctx.resolve, ctx.workspaceRoot);
+    process.stdout.write(markdown + '\n' + summary);
   });
 }

@@ -134,15 +134,19 @@ export function renderMarkdown(title: string, rows: ReportRow[]): string {
   return lines.join('\n');
 }
 
+/** `extra` writes further files (HTML, diff) into the same output directory before it is swapped in. */
 export async function writeReport(
   variants: VariantOutputs[],
   o: ReportOptions,
+  extra?: (dir: string, report: { title: string; rows: ReportRow[] }) => Promise<void>,
 ): Promise<{ rows: ReportRow[]; markdown: string }> {
   const rows = await collectRows(variants);
   const markdown = renderMarkdown(o.title, rows);
   await withAtomicDir(o.outputPath, async (dir) => {
-    await writeJsonAtomic(path.join(dir, 'report.json'), { title: o.title, rows });
+    const report = { title: o.title, rows };
+    await writeJsonAtomic(path.join(dir, 'report.json'), report);
     await writeFileAtomic(path.join(dir, 'report.md'), markdown);
+    await extra?.(dir, report);
   });
   return { rows, markdown };
 }
