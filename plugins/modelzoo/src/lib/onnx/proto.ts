@@ -11,11 +11,66 @@ export type Tensor = onnx.ITensorProto;
 export const DataType = onnx.TensorProto.DataType;
 
 export function decodeModel(bytes: Uint8Array, where = 'model'): onnx.ModelProto {
+  let model: onnx.ModelProto;
   try {
-    return onnx.ModelProto.decode(bytes);
+    model = onnx.ModelProto.decode(bytes);
   } catch (err) {
     throw new Error(`${where} is not a valid ONNX model: ${(err as Error).message}`);
   }
+  checkTensorSizes(model, where);
+  return model;
+}
+
+/** Bytes per element by TensorProto.DataType (4-bit types: 0.5); absent for strings and unknown types. */
+const ELEMENT_BYTES: Record<number, number> = {
+  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
+  17: 1, 18: 1, 19: 1, 20: 1, 21: 0.5, 22: 0.5,
+};
+
+/**
+ * Every tensor stored in the model (initializers and constant attributes, subgraphs included) must
+ * hold exactly the bytes its dims declare, so nothing downstream sizes a buffer from dims alone (a
+ * 1 KB file can declare a [1e6, 1e6] initializer). External data is refused: it would make the model
+ * read other files, outside what the cache hashes.
+ */
+export function checkTensorSizes(model: Model, where: string): void {
+  const seen = new Set<Graph>();
+  const tensor = (t: Tensor, what: string) => {
+    const name = `${where}: ${what} '${t.name ?? ''}'`;
+    const dims = (t.dims ?? []).map((d) => Number(d));
+    if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${name} has invalid dims [${dims}]`);
+    const n = dims.reduce((a, d) => a * d, 1);
+    if (!Number.isSafeInteger(n)) throw new Error(`${name} declares dims [${dims}]: too many elements`);
+    if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length > 0) {
+      throw new Error(`${name} keeps its data in an external file; only self-contained models are read (save it with all tensors inside)`);
+    }
+    const width = ELEMENT_BYTES[t.dataType ?? 0];
+    const raw = t.rawData?.length ?? 0;
+    if (raw > 0) {
+      if (width === undefined) throw new Error(`${name}: raw data for an unsupported data type ${t.dataType}`);
+      const need = Math.ceil(n * width);
+      if (raw !== need) throw new Error(`${name} declares dims [${dims}] (${need} bytes) but holds ${raw} bytes of data`);
+      return;
+    }
+    const typed = [t.floatData, t.int32Data, t.int64Data, t.doubleData, t.uint64Data, t.stringData].reduce((a, v) => a + (v?.length ?? 0), 0);
+    // Complex types store two values per element; int32_data packs the 16/8/4-bit types one per element.
+    const perElement = t.dataType === 14 || t.dataType === 15 ? 2 : 1;
+    if (typed > 0 && typed !== n * perElement) throw new Error(`${name} declares dims [${dims}] but holds ${typed} values`);
+  };
+  const graph = (g: Graph | null | undefined, what: string) => {
+    if (!g || seen.has(g)) return;
+    seen.add(g);
+    for (const t of g.initializer ?? []) tensor(t, `${what} initializer`);
+    for (const n of g.node ?? []) {
+      for (const a of n.attribute ?? []) {
+        if (a.t) tensor(a.t, `attribute ${a.name ?? ''} of node`);
+        for (const t of a.tensors ?? []) tensor(t, `attribute ${a.name ?? ''} of node`);
+        graph(a.g, 'subgraph');
+        for (const sg of a.graphs ?? []) graph(sg, 'subgraph');
+      }
+    }
+  };
+  graph(model.graph, 'graph');
 }
 
 export async function loadModel(file: string): Promise<onnx.ModelProto> {
