@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gifBomb, jpegHeaderBomb, pngBomb, webpBomb } from '../helpers/bombs';
+import { gifBomb, jpegHeaderBomb, pngBomb, runExecutorChild, webpBomb } from '../helpers/bombs';
 import { REPO_ROOT } from '../helpers/shared';
 
 /**
@@ -13,8 +12,6 @@ import { REPO_ROOT } from '../helpers/shared';
  * and 900 MB decoded; the JPEG claims 4.2 G pixels). Run in a child process so its peak RSS is its own.
  */
 const DEMO = path.join(REPO_ROOT, 'data', 'demo');
-const EXECUTOR = path.join(REPO_ROOT, 'plugins/modelzoo/src/executors/dataset-prep/executor.ts');
-const CONTEXT = path.join(REPO_ROOT, 'test/helpers/executor-context.ts');
 const GiB = 1024 ** 3;
 
 const BOMBS = ['bomb_0.png', 'bomb_1.png', 'bomb_2.png', 'bomb_3.png', 'claims.jpg', 'claims.webp', 'claims.gif'];
@@ -38,29 +35,8 @@ async function bombWorkspace(): Promise<string> {
   return (workspace = root);
 }
 
-/** Runs the dataset-prep executor in a child; returns its result, stderr and peak RSS. */
-function runPrep(root: string, options: Record<string, unknown>): { success: boolean; maxRssBytes: number; stderr: string } {
-  const script = path.join(root, `child-${Date.now()}.ts`);
-  fs.writeFileSync(
-    script,
-    `import datasetPrep from ${JSON.stringify(EXECUTOR)};
-import { executorContext } from ${JSON.stringify(CONTEXT)};
-(async () => {
-  const r = await datasetPrep(${JSON.stringify(options)} as never, executorContext(${JSON.stringify(root)}, 'dataset-prep'));
-  process.stdout.write('\\nRESULT ' + JSON.stringify({ success: r.success, maxRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\\n');
-})();
-`,
-  );
-  const res = spawnSync(process.execPath, ['--import', 'tsx', script], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, MODELZOO_QUIET: '1', UV_THREADPOOL_SIZE: '4' },
-    timeout: 120_000,
-  });
-  const line = res.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  assert.ok(line, `child printed no result (status ${res.status}):\n${res.stdout}\n${res.stderr}`);
-  return { ...JSON.parse(line.slice(7)), stderr: res.stderr };
-}
+const runPrep = (root: string, options: Record<string, unknown>) =>
+  runExecutorChild('plugins/modelzoo/src/executors/dataset-prep/executor.ts', root, 'dataset-prep', options, { UV_THREADPOOL_SIZE: '4' });
 
 const base = { preprocess: 'torchvision', imagesDir: 'images', classes: 4, calibrationSize: 4, concurrency: 2 };
 

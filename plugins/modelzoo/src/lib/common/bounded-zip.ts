@@ -1,5 +1,5 @@
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
-import { formatBytes, readLimit } from './limits';
+import { formatBytes, maxArchiveBytes, readLimit } from './limits';
 
 /**
  * Zip archives from untrusted files (torch `.pth`, numpy `.npz`) inflated under caps: at most
@@ -16,7 +16,7 @@ export interface ZipLimits {
 export function defaultZipLimits(): ZipLimits {
   return {
     maxEntries: readLimit('MODELZOO_MAX_ARCHIVE_ENTRIES', 65_536),
-    maxBytes: readLimit('MODELZOO_MAX_ARCHIVE_BYTES', 2 ** 30),
+    maxBytes: maxArchiveBytes(),
   };
 }
 
@@ -46,7 +46,9 @@ export function unzipBounded(data: Uint8Array, where: string, limits: ZipLimits 
     }
     const declared = file.originalSize;
     if (declared !== undefined && total + declared > limits.maxBytes) {
-      failure = tooBig(where, file.name, total + declared, limits, 'declares');
+      failure = new ZipLimitError(
+        `${where}: zip member ${file.name} declares ${formatBytes(declared)}, past the cap of ${formatBytes(limits.maxBytes)} in all; ` + REFUSAL,
+      );
       return;
     }
     const parts: Uint8Array[] = [];
@@ -62,7 +64,7 @@ export function unzipBounded(data: Uint8Array, where: string, limits: ZipLimits 
       if (declared !== undefined && got > declared) {
         failure = new ZipLimitError(`${where}: zip member ${file.name} inflates past its declared ${declared} bytes; refused as corrupt or hostile`);
       } else if (total > limits.maxBytes) {
-        failure = tooBig(where, file.name, total, limits, 'inflates to');
+        failure = new ZipLimitError(`${where}: zip member ${file.name} inflates past the cap of ${formatBytes(limits.maxBytes)} in all; ` + REFUSAL);
       }
       if (failure) {
         parts.length = 0;
@@ -84,12 +86,7 @@ export function unzipBounded(data: Uint8Array, where: string, limits: ZipLimits 
   return out;
 }
 
-function tooBig(where: string, name: string, bytes: number, limits: ZipLimits, verb: string): ZipLimitError {
-  return new ZipLimitError(
-    `${where}: archive ${verb} more than ${formatBytes(limits.maxBytes)} (at member ${name}: ${formatBytes(bytes)} so far); ` +
-      `refused as a possible zip bomb (set MODELZOO_MAX_ARCHIVE_BYTES to raise the cap for a trusted file)`,
-  );
-}
+const REFUSAL = 'refused as a possible zip bomb (set MODELZOO_MAX_ARCHIVE_BYTES to raise the cap for a trusted file)';
 
 function concat(parts: Uint8Array[], n: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;

@@ -21,6 +21,14 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+/**
+ * Most bytes a container's contents may expand to in memory: inflated zip members (.pth, .npz), HDF5
+ * datasets (.h5). MODELZOO_MAX_ARCHIVE_BYTES, default 1 GiB (MobileNetV2's checkpoints hold ~14 MB).
+ */
+export function maxArchiveBytes(): number {
+  return readLimit('MODELZOO_MAX_ARCHIVE_BYTES', 2 ** 30);
+}
+
 /** Largest model/checkpoint file read into memory (MODELZOO_MAX_FILE_BYTES, default 2 GiB: protobuf's own limit). */
 export function maxFileBytes(): number {
   return readLimit('MODELZOO_MAX_FILE_BYTES', 2 * 2 ** 30);
