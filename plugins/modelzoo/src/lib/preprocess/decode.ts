@@ -42,7 +42,9 @@ export async function checkImageHeader(buf: Uint8Array, where: string, jpeg: Jpe
   try {
     meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new Error(`${where}: cannot decode image: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    if (/unsupported image format/i.test(msg)) throw new Error(`${where}: not an image format dataset-prep reads (${[...PILLOW_FORMATS].join(', ')})`);
+    throw new Error(`${where}: cannot decode image: ${msg}`);
   }
   if (!meta.format || !PILLOW_FORMATS.has(meta.format)) {
     throw new Error(`${where}: ${meta.format ?? 'unknown'} images are not read (torchvision's Pillow loader reads ${[...PILLOW_FORMATS].join(', ')})`);
@@ -134,6 +136,11 @@ async function decodeBytes(
         .toBuffer({ resolveWithObject: true });
       if (info.channels !== 4) throw new Error(`CMYK decode gave ${info.channels} channels`);
       return cmykToRgb(bytes(data), info.width, info.height);
+    }
+    if (!jpeg && meta?.space === 'grey16' && meta.channels === 1) {
+      // libvips would scale 16-bit grey to 8 bits on its way to sRGB; keep the samples, to clip as Pillow does.
+      const { data, info } = await base().toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+      return toRgb(data, info, where);
     }
     const { data, info } = await base().raw().toBuffer({ resolveWithObject: true });
     return toRgb(data, info, where);
