@@ -2,7 +2,7 @@ import { cv2LinearResizeCrop } from './cv2-resize';
 import { decodeJpegRegionLikePillow, decodeLikePillow, readImageFile } from './decode';
 import { planCrop } from './geometry';
 import { readJpegHeader } from './jpeg-header';
-import { DEFAULT_MAX_IMAGE_PIXELS } from './limits';
+import { DEFAULT_MAX_IMAGE_PIXELS, checkPixels } from './limits';
 import { pillowNearestResizeCrop, pillowResizeCropTaps, pillowTaps, type PillowTaps } from './pillow-resample';
 import { pillowResizeCropSimd } from './pillow-simd';
 import type { RawImage } from './raw-image';
@@ -68,6 +68,8 @@ export async function decodeForCrop(file: string | Uint8Array, geometry: Geometr
       geometry.backend === 'pillow' &&
       (filter === 'bilinear' || filter === 'bicubic')
     ) {
+      // Refuse a bomb before its size drives any planning (the region decode warns, once, if it is only large).
+      checkPixels(jpeg.width, jpeg.height, where, maxPixels);
       const taps = pillowTaps(jpeg.width, jpeg.height, planCrop(jpeg.width, jpeg.height, geometry), filter);
       if (!taps.padded) {
         const region = { left: taps.x0, top: taps.y0, width: taps.x1 - taps.x0, height: taps.y1 - taps.y0 };
