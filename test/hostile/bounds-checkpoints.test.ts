@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { zipSync } from 'fflate';
 import onnxExport from '../../plugins/modelzoo/src/executors/onnx-export/executor';
 import { encodeModel, onnx } from '../../plugins/modelzoo/src/lib/onnx/proto';
 import { decodeNpz } from '../../plugins/modelzoo/src/lib/vastai/npy';
@@ -109,6 +110,41 @@ test('npz: random bytes and a zip bomb are refused with the file named, the cap 
     delete process.env['MODELZOO_MAX_ARCHIVE_BYTES'];
   }
   assert.ok(process.memoryUsage().arrayBuffers - before < 100 * 2 ** 20);
+});
+
+test('Keras .h5: a compressed dataset declaring 1.6 GB in a small file is refused from its shape', async (t) => {
+  if (spawnSync(PY, ['-c', 'import h5py'], { stdio: 'ignore' }).status !== 0) return t.skip(`${PY} lacks h5py`);
+  const file = path.join(root, 'bomb.h5');
+  // Unwritten chunks of a chunked, gzip'd dataset are not stored at all: the file stays tiny.
+  const made = spawnSync(
+    PY,
+    ['-c', `import h5py, sys
+with h5py.File(sys.argv[1], 'w') as f:
+    f.attrs['layer_names'] = [b'Conv1']
+    g = f.create_group('Conv1')
+    g.attrs['weight_names'] = [b'Conv1/kernel:0']
+    g.create_dataset('Conv1/kernel:0', shape=(20000, 20000), dtype='float32', chunks=(1000, 1000), compression='gzip')
+`, file],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
+  assert.ok(fs.statSync(file).size < 1e6);
+  assertRefused(
+    await exportInProcess(exportOptions('bomb.h5', 'keras')),
+    /bomb\.h5: weights up to 'Conv1\/Conv1\/kernel:0' declare more than 1\.00 GiB; refused \(set MODELZOO_MAX_ARCHIVE_BYTES/,
+  );
+});
+
+test('archives with more members than MODELZOO_MAX_ARCHIVE_ENTRIES are refused', () => {
+  const members: Record<string, Uint8Array> = {};
+  for (let i = 0; i < 10; i++) members[`m${i}.npy`] = new Uint8Array(8);
+  const zip = zipSync(members);
+  process.env['MODELZOO_MAX_ARCHIVE_ENTRIES'] = '5';
+  try {
+    assert.throws(() => decodeNpz(zip, 'many.npz'), /many\.npz: archive has more than 5 members; refused \(set MODELZOO_MAX_ARCHIVE_ENTRIES/);
+  } finally {
+    delete process.env['MODELZOO_MAX_ARCHIVE_ENTRIES'];
+  }
 });
 
 /** A minimal one-initializer ONNX model; `tweak` makes it hostile. */

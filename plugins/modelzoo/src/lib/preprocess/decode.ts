@@ -120,7 +120,8 @@ async function decodeBytes(
     return region ? s.extract(region) : s;
   };
   try {
-    if (jpeg?.components === 1) {
+    // Grey stays one channel (a third of the memory of sRGB, replicated only in the crop).
+    if (jpeg?.components === 1 || (!jpeg && meta?.channels === 1 && meta.depth === 'uchar')) {
       const { data, info } = await base().toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
       if (info.channels === 1 && data.length === info.width * info.height) {
         return { data: bytes(data), width: info.width, height: info.height, channels: 1 };
