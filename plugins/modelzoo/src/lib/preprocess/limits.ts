@@ -1,3 +1,5 @@
+import { UserError } from '../common/errors';
+
 /**
  * Decompression-bomb guard, with Pillow's numbers: `Image.MAX_IMAGE_PIXELS` (89,478,485, a 1/4 GiB
  * RGBA image) warns, more than twice that refuses (DecompressionBombError). A 1 MB PNG can declare
@@ -17,7 +19,7 @@ export function refusalPixels(maxPixels: number): number {
 export function validMaxPixels(maxPixels: number | undefined): number {
   if (maxPixels === undefined) return DEFAULT_MAX_IMAGE_PIXELS;
   if (!Number.isFinite(maxPixels) || maxPixels < 1) {
-    throw new Error(`maxImagePixels must be a positive number of pixels, got ${String(maxPixels)}`);
+    throw new UserError(`option 'maxImagePixels' must be a positive number of pixels, got ${String(maxPixels)}`);
   }
   return maxPixels;
 }
