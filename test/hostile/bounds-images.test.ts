@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gifBomb, jpegHeaderBomb, pngBomb, runExecutorChild, webpBomb } from '../helpers/bombs';
+import { DEFAULT_MAX_IMAGE_PIXELS, checkPixels } from '../../plugins/modelzoo/src/lib/preprocess/limits';
 import { REPO_ROOT } from '../helpers/shared';
 
 /**
@@ -79,4 +80,14 @@ test('maxImagePixels: above it warns and decodes, above twice it refuses, below 
   const invalid = runPrep(root, { ...base, labelsFile: 'images/one.txt', outputPath: 'dist/invalid', maxImagePixels: 0 });
   assert.equal(invalid.success, false);
   assert.match(invalid.stderr, /maxImagePixels/);
+});
+
+test("the pixel limit's edges are Pillow's: warn above MAX_IMAGE_PIXELS, refuse above twice it", () => {
+  const max = DEFAULT_MAX_IMAGE_PIXELS;
+  assert.equal(max, 89_478_485);
+  assert.equal(checkPixels(max, 1, 'a.png', max), undefined);
+  assert.match(checkPixels(max + 1, 1, 'a.png', max)!, /^a\.png: image is 89478486x1 = 89478486 pixels, more than maxImagePixels/);
+  assert.ok(checkPixels(2 * max, 1, 'a.png', max));
+  assert.throws(() => checkPixels(2 * max + 1, 1, 'a.png', max), /a\.png: .* refused as a possible decompression bomb/);
+  assert.throws(() => checkPixels(30000, 30000, 'b.png', max), /30000x30000 = 900000000 pixels/);
 });
