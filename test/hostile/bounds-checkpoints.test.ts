@@ -86,6 +86,17 @@ test('pickles claiming more than their storage holds: a huge tensor view, a lega
   );
 });
 
+test('a pickle of 8 M empty dicts (8 MB, ~1.7 GB of heap) is refused by the opcode budget, in bounded memory', () => {
+  // protocol 2, then EMPTY_DICT x 8M: each pushes a new object onto the stack.
+  const bomb = Buffer.alloc(8_000_002, 0x7d);
+  bomb[0] = 0x80;
+  bomb[1] = 0x02;
+  fs.writeFileSync(path.join(root, 'dicts.pdparams'), bomb);
+  const r = runExecutorChild(EXPORT, root, 'onnx-export', exportOptions('dicts.pdparams', 'paddle'));
+  assertRefused(r, /dicts\.pdparams: more than 1000000 pickle operations; refused \(set MODELZOO_MAX_PICKLE_OPS/);
+  assert.ok(r.maxRssBytes < GiB / 2, `peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+});
+
 test('random bytes are named by what their extension promised: .h5, .pdparams, .pth', async () => {
   for (const [name, format, message] of [
     ['noise.h5', 'keras', /noise\.h5: not an HDF5 file \(no HDF5 signature at its start\)/],
