@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,6 +19,7 @@ const GiB = 1024 ** 3;
 const EXPORT = 'plugins/modelzoo/src/executors/onnx-export/executor.ts';
 const PY = '/usr/bin/python3';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bounds-ckpt-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const exportOptions = (weights: string, format = 'torchvision') => ({
   source: 'checkpoint',

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +18,7 @@ const GiB = 1024 ** 3;
 const BOMBS = ['bomb_0.png', 'bomb_1.png', 'bomb_2.png', 'bomb_3.png', 'claims.jpg', 'claims.webp', 'claims.gif'];
 
 let workspace: string | undefined;
+after(() => workspace && fs.rmSync(workspace, { recursive: true, force: true }));
 async function bombWorkspace(): Promise<string> {
   if (workspace) return workspace;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bounds-images-'));

@@ -61,6 +61,7 @@ test('every Pillow mode decodes to Pillow convert("RGB") bytes, and preprocesses
     assert.deepEqual(await preprocessImage(file, g), resizeCrop(pillow, g), `${name} preprocessed`);
     compared++;
   }
+  fs.rmSync(dir, { recursive: true, force: true });
   assert.ok(compared >= 25, `${compared} images compared`);
 });
 
