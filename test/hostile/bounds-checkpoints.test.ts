@@ -203,6 +203,26 @@ test('ONNX: random bytes, absurd declared dims, external data, and the file-size
   }
 });
 
+/** Protobuf wire helpers for a model protobufjs would amplify: 9 M one-byte packed int64 values (9 MB). */
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
+const field = (tag: number, payload: Buffer) => Buffer.concat([varint(tag), varint(payload.length), payload]);
+
+test('ONNX: a 9 MB model whose packed int64 data would decode to 9 M objects is refused before decoding, in bounded memory', () => {
+  const n = 9_000_000;
+  const tensor = Buffer.concat([field(0x0a, varint(n)), Buffer.from([0x10, 7]), field(0x3a, Buffer.alloc(n, 1)), field(0x42, Buffer.from('w'))]);
+  const model = Buffer.concat([Buffer.from([0x08, 8]), field(0x3a, field(0x2a, tensor)), field(0x42, Buffer.from([0x10, 13]))]);
+  fs.writeFileSync(path.join(root, 'longs.onnx'), model);
+  const r = runExecutorChild(EXPORT, root, 'onnx-export', { source: 'onnx', variant: 'hostile', preprocess: 'torchvision', file: 'longs.onnx', outputPath: 'dist/longs' });
+  assertRefused(r, /longs\.onnx: decoding would create more than 8000000 values .* \(set MODELZOO_MAX_ONNX_VALUES/);
+  assert.equal(fs.existsSync(path.join(root, 'dist/longs')), false);
+  assert.ok(r.maxRssBytes < GiB / 2, `peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+});
+
 /** torch.save-shaped pickles written with the standard library only (no torch needed). */
 const MAKE_PICKLES = String.raw`
 import collections, io, pickle, struct, sys, types, zipfile

@@ -115,7 +115,8 @@ export async function exportModel(o: ExportOptions): Promise<ExportCard> {
     model = decodeModel(bytes, where);
     stats = graphStats(model);
   } catch (err) {
-    throw new UserError(`${where}: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    throw new UserError(msg.startsWith(where) ? msg : `${where}: ${msg}`);
   }
   const card: ExportCard = {
     model: o.model,
