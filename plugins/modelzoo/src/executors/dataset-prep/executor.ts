@@ -19,6 +19,8 @@ export interface DatasetPrepOptions {
   shardSize: number;
   concurrency: number;
   skipCorrupt: boolean;
+  /** Pillow's MAX_IMAGE_PIXELS: warn above it, refuse an image above twice it (checked from its header). */
+  maxImagePixels: number;
   limit?: number;
   /** npz: also write <outputPath>/npz (one .npz per image + vamp's datalist) for the VastAI backend. */
   format: 'uint8' | 'npz';
@@ -41,6 +43,7 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
       shardSize: o.shardSize,
       concurrency: o.concurrency || undefined,
       skipCorrupt: o.skipCorrupt,
+      maxImagePixels: o.maxImagePixels,
       demo: source.demo,
       fingerprint: source.fingerprint,
       limit: o.limit,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { formatBytes, maxArchiveBytes, maxFileBytes } from '../common/limits';
 import { type DType, NdArray, contiguousStrides } from './ndarray';
 import type { StateDict } from './state-dict';
 
@@ -78,6 +79,10 @@ export interface KerasWeights {
 
 export async function readKerasH5(file: string): Promise<KerasWeights> {
   if (!fs.existsSync(file)) throw new Error(`cannot read Keras weights ${file}: no such file`);
+  const size = fs.statSync(file).size;
+  if (size > maxFileBytes()) {
+    throw new Error(`${file} is ${formatBytes(size)}, more than ${formatBytes(maxFileBytes())}; refused (set MODELZOO_MAX_FILE_BYTES to raise the cap)`);
+  }
   const mod = await loadH5wasm();
   let f: H5File;
   try {
@@ -97,12 +102,24 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
     }
     const layerNames = names(root.attrs['layer_names']!.value);
     const state: StateDict = new Map();
+    // Datasets may be compressed: their declared shapes, not the file size, say what reading them allocates.
+    const cap = maxArchiveBytes();
+    let total = 0;
     for (const layer of layerNames) {
       const g = root.get!(layer);
       if (!g) throw new Error(`${file}: layer '${layer}' listed in layer_names has no group`);
       for (const wn of names(g.attrs['weight_names']?.value)) {
         const ds = g.get!(wn);
         if (!ds || ds.shape == null) throw new Error(`${file}: weight '${layer}/${wn}' is missing`);
+        const declared = ds.shape.map(Number);
+        if (!declared.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${file}: weight '${layer}/${wn}' has a bad shape [${declared}]`);
+        // 8 bytes per element bounds every accepted dtype (float16/32/64).
+        total += declared.reduce((a, d) => a * d, 1) * 8;
+        if (total > cap) {
+          throw new Error(
+            `${file}: weights up to '${layer}/${wn}' declare more than ${formatBytes(cap)}; refused (set MODELZOO_MAX_ARCHIVE_BYTES to raise the cap for a trusted file)`,
+          );
+        }
         const value = ds.value;
         const dtype = dtypeOf(value, `${file}: ${layer}/${wn}`);
         const tv = value as Float32Array;

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { UserError } from '../common/errors';
+import { readFileBounded } from '../common/limits';
 import { type MobileNetV2Options, type WeightSource } from '../onnx/mobilenetv2';
 import { bindWeights } from './bind';
 import { isHdf5, readKerasH5 } from './keras-h5';
@@ -51,7 +52,7 @@ async function readState(file: string): Promise<{ state: StateDict; container: C
     throw new UserError(`cannot read checkpoint ${file}: ${(err as Error).message}`);
   }
   if (isHdf5(head)) return { state: (await readKerasH5(file)).state, container: 'hdf5' };
-  const data = new Uint8Array(await fs.readFile(file));
+  const data = await readFileBounded(file, 'checkpoint');
   const { value, container } = parseTorch(data, file);
   const { state, wrapper } = extractStateDict(value, file);
   return { state, container, wrapper };

@@ -64,14 +64,13 @@ export class NdArray {
     const le = this.littleEndian;
     const read = readerFor(dt, view, le);
     const n = this.size;
-    const out = new Float32Array(n);
-    if (n === 0) return out;
-    const maxIndex = this.offset + this.shape.reduce((a, d, i) => a + (d - 1) * this.strides[i]!, 0);
-    if ((maxIndex + 1) * width > bytes.byteLength) {
-      throw new Error(
-        `${this.storage.name}: tensor of shape [${this.shape}] needs ${(maxIndex + 1) * width} bytes, storage has ${bytes.byteLength}`,
-      );
+    if (n === 0) return new Float32Array(0);
+    // Before allocating: a header may declare any shape, the storage's bytes are what really exist.
+    const need = viewBytes(this.shape, this.strides, this.offset, width);
+    if (need > bytes.byteLength) {
+      throw new Error(`${this.storage.name}: tensor of shape [${this.shape}] needs ${need} bytes, storage has ${bytes.byteLength}`);
     }
+    const out = new Float32Array(n);
     const nd = this.shape.length;
     const idx = new Array<number>(nd).fill(0);
     let pos = this.offset;
@@ -88,6 +87,13 @@ export class NdArray {
     }
     return out;
   }
+}
+
+/** Bytes of storage a strided view reaches (0 for an empty view); callers compare it to the storage. */
+export function viewBytes(shape: readonly number[], strides: readonly number[], offset: number, width: number): number {
+  if (shape.some((d) => d === 0)) return 0;
+  const maxIndex = offset + shape.reduce((a, d, i) => a + (d - 1) * strides[i]!, 0);
+  return (maxIndex + 1) * width;
 }
 
 export function contiguousStrides(shape: number[]): number[] {

@@ -1,3 +1,5 @@
+import { readLimit } from '../common/limits';
+
 /**
  * A pickle reader that never runs code. Python's pickle executes any callable a file names (GLOBAL +
  * REDUCE), which is how a malicious checkpoint runs `os.system`; here a global is only resolved through
@@ -180,7 +182,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
 
+  // Each opcode makes at most one new object, but a 1-byte EMPTY_DICT costs ~200 bytes of heap: the
+  // opcode budget bounds the heap a pickle can claim, whatever the file size allows.
+  const maxOps = readLimit('MODELZOO_MAX_PICKLE_OPS', 1_000_000);
+  let ops = 0;
   for (;;) {
+    if (++ops > maxOps) fail(`more than ${maxOps} pickle operations; refused (set MODELZOO_MAX_PICKLE_OPS to raise the cap for a trusted file)`);
     const op = u8();
     switch (op) {
       case 0x80: // PROTO

@@ -1,6 +1,7 @@
-import * as fs from 'node:fs/promises';
-import { unzipSync } from 'fflate';
-import { type DType, DTYPE_BYTES, NdArray, type Storage } from './ndarray';
+import * as path from 'node:path';
+import { unzipBounded } from '../common/bounded-zip';
+import { readFileBounded } from '../common/limits';
+import { type DType, DTYPE_BYTES, NdArray, type Storage, viewBytes } from './ndarray';
 import { NUMPY_GLOBALS } from './numpy-globals';
 import { BASE_GLOBALS, type GlobalTable, type PyGlobal, UnpicklingError, pyGlobal, unpickle } from './pickle';
 
@@ -33,9 +34,24 @@ function rebuildTensor(args: unknown[]): NdArray {
     if (!Array.isArray(v) || !v.every((d) => typeof d === 'number')) throw new UnpicklingError(`tensor ${what} is not a tuple of ints`);
     return v as number[];
   };
-  if (typeof offset !== 'number') throw new UnpicklingError('tensor storage offset is not an int');
-  return new NdArray(storage as Storage, ints(size, 'size'), ints(stride, 'stride'), offset);
+  if (!isCount(offset)) throw new UnpicklingError('tensor storage offset is not a non-negative int');
+  const shape = ints(size, 'size');
+  const strides = ints(stride, 'stride');
+  if (!shape.every(isCount) || !strides.every(isCount) || shape.length !== strides.length) {
+    throw new UnpicklingError(`tensor size [${shape}] / stride [${strides}] are not non-negative ints of equal rank`);
+  }
+  // The view must fit its storage; checked again (NdArray.toFloat32) once legacy storages are filled in.
+  const bytes = (storage as Storage).bytes;
+  if (bytes) {
+    const need = viewBytes(shape, strides, offset, DTYPE_BYTES[(storage as Storage).dtype]);
+    if (need > bytes.byteLength) {
+      throw new UnpicklingError(`${(storage as Storage).name}: tensor of size [${shape}] needs ${need} bytes, its storage has ${bytes.byteLength}`);
+    }
+  }
+  return new NdArray(storage as Storage, shape, strides, offset);
 }
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function torchGlobals(): GlobalTable {
   const t: GlobalTable = {
@@ -75,13 +91,7 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 export type PickleContainer = 'torch-zip' | 'torch-legacy' | 'pickle';
 
 export async function readTorchFile(file: string): Promise<{ value: unknown; container: PickleContainer }> {
-  let data: Uint8Array;
-  try {
-    data = new Uint8Array(await fs.readFile(file));
-  } catch (err) {
-    throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
-  }
-  return parseTorch(data, file);
+  return parseTorch(await readFileBounded(file, 'checkpoint'), file);
 }
 
 /**
@@ -94,16 +104,19 @@ export function parseTorch(data: Uint8Array, where: string): { value: unknown; c
   if (data.length > 262 && Buffer.from(data.subarray(257, 262)).toString('latin1') === 'ustar') {
     throw new Error(`${where}: the pre-0.4 tar torch format is not supported; re-save it with torch.save`);
   }
-  throw new Error(`${where}: not a torch checkpoint (neither a zip archive nor a pickle)`);
+  throw new Error(`${where}: ${notRecognised(where)}`);
+}
+
+/** Said by content, named after what the file's extension promised. */
+function notRecognised(where: string): string {
+  const ext = path.extname(where).toLowerCase();
+  if (ext === '.h5' || ext === '.hdf5' || ext === '.keras') return 'not an HDF5 file (no HDF5 signature at its start)';
+  if (ext === '.pdparams') return 'not a Paddle .pdparams file (not a pickle)';
+  return 'not a torch checkpoint (neither a zip archive nor a pickle)';
 }
 
 function parseZip(data: Uint8Array, where: string): unknown {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(data);
-  } catch (err) {
-    throw new Error(`${where}: corrupt zip archive: ${(err as Error).message}`);
-  }
+  const entries = unzipBounded(data, where);
   const pkl = Object.keys(entries).find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (!pkl) throw new Error(`${where}: zip archive has no data.pkl (not a torch.save file)`);
   const root = pkl.slice(0, -'data.pkl'.length);
@@ -138,6 +151,7 @@ function parseLegacy(data: Uint8Array, where: string): { value: unknown; contain
   const persistentLoad = (pid: unknown): Storage => {
     if (!Array.isArray(pid) || pid[0] !== 'storage') throw new UnpicklingError(`${where}: unsupported persistent id`);
     const [, type, rootKey, , , view] = pid as [string, unknown, unknown, unknown, unknown, unknown];
+    // Legacy storages are filled in after the object pickle; their views are checked then.
     const k = String(rootKey);
     let root = roots.get(k);
     if (!root) {
@@ -145,7 +159,8 @@ function parseLegacy(data: Uint8Array, where: string): { value: unknown; contain
       roots.set(k, root);
     }
     if (Array.isArray(view)) {
-      const [viewKey, offset, size] = view as [unknown, number, number];
+      const [viewKey, offset, size] = view as [unknown, unknown, unknown];
+      if (!isCount(offset) || !isCount(size)) throw new UnpicklingError(`${where}: storage view ${String(viewKey)} has a bad offset or size`);
       const v: Storage = { dtype: root.dtype, name: `${where}:view ${String(viewKey)}` };
       views.push({ view: v, root: k, offset, size });
       return v;
@@ -160,16 +175,23 @@ function parseLegacy(data: Uint8Array, where: string): { value: unknown; contain
   for (const key of keys.value) {
     const s = roots.get(String(key));
     if (pos + 8 > data.length) throw new Error(`${where}: truncated before storage ${String(key)}`);
-    const numel = Number(dv.getBigInt64(pos, true));
+    const declared = dv.getBigInt64(pos, true);
     pos += 8;
     const width = DTYPE_BYTES[s?.dtype ?? 'uint8'];
-    if (pos + numel * width > data.length) throw new Error(`${where}: storage ${String(key)} is truncated`);
+    // The declared element count is only trusted as far as the file's own bytes go: no allocation.
+    if (declared < 0n || declared * BigInt(width) > BigInt(data.length - pos)) {
+      throw new Error(`${where}: storage ${String(key)} declares ${declared} elements, more than the ${data.length - pos} bytes left in the file hold`);
+    }
+    const numel = Number(declared);
     if (s) s.bytes = data.subarray(pos, pos + numel * width);
     pos += numel * width;
   }
   for (const v of views) {
     const r = roots.get(v.root)!;
     const w = DTYPE_BYTES[r.dtype];
+    if (r.bytes && (v.offset + v.size) * w > r.bytes.byteLength) {
+      throw new Error(`${where}: ${v.view.name} reaches past the end of its storage (${r.bytes.byteLength} bytes)`);
+    }
     v.view.bytes = r.bytes?.subarray(v.offset * w, (v.offset + v.size) * w);
   }
   return { value: main.value, container: 'torch-legacy' };

@@ -28,7 +28,12 @@ export interface PrepareDatasetOptions {
   concurrency?: number;
   /** How images are preprocessed (PreprocessPool mode); default 'auto'. */
   preprocessMode?: 'auto' | 'inline' | 'workers';
-  /** Skip unreadable/corrupt images (listed in manifest.skipped) instead of failing. */
+  /**
+   * Pixel limit per image, checked from the header before decoding: warn above it, refuse above twice
+   * it (preprocess/limits.ts; default Pillow's MAX_IMAGE_PIXELS, 89,478,485).
+   */
+  maxImagePixels?: number;
+  /** Skip unreadable/corrupt images, and images refused by the pixel limit (listed in manifest.skipped), instead of failing. */
   skipCorrupt?: boolean;
   demo?: boolean;
   /** Source fingerprint to record; computed ('stat' mode) when absent. */
@@ -59,7 +64,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
   const fingerprint = opts.fingerprint ?? (await fingerprintImageFolder(opts.imagesDir, opts.labelsFile, 'stat'));
 
   return withAtomicDir(opts.outDir, async (tmp) => {
-    const pool = new PreprocessPool({ geometry: opts.geometry, threads, mode: opts.preprocessMode });
+    const pool = new PreprocessPool({ geometry: opts.geometry, threads, mode: opts.preprocessMode, maxPixels: opts.maxImagePixels });
     const shards = new ShardWriter(tmp, shardSize, imageBytes);
     const kept: LabelLine[] = [];
     const calibHash = createHash('sha256');

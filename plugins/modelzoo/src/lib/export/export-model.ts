@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { sha256, withAtomicDir, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
+import { readFileBounded } from '../common/limits';
 import { buildMobileNetV2, type MobileNetV2Options } from '../onnx/mobilenetv2';
 import { type Model, decodeModel, encodeModel } from '../onnx/proto';
 import { graphStats } from '../onnx/stats';
@@ -102,11 +103,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportCard> {
     details = { builder: 'mobilenetv2', ...options };
   } else {
     if (!o.file) throw new UserError(`option 'file' is required when source is 'onnx'`);
-    try {
-      bytes = new Uint8Array(await fs.readFile(o.file));
-    } catch (err) {
-      throw new UserError(`option 'file': cannot read ${o.file}: ${(err as Error).message}`);
-    }
+    bytes = await readFileBounded(o.file, "option 'file': ONNX model");
     if (o.weights !== undefined && typeof o.weights !== 'string') throw new UserError(`option 'weights' must be a label (a string) when source is 'onnx'`);
     weights = o.weights ?? 'pretrained';
     details = { file: o.file };
@@ -118,7 +115,8 @@ export async function exportModel(o: ExportOptions): Promise<ExportCard> {
     model = decodeModel(bytes, where);
     stats = graphStats(model);
   } catch (err) {
-    throw new UserError(`${where}: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    throw new UserError(msg.startsWith(where) ? msg : `${where}: ${msg}`);
   }
   const card: ExportCard = {
     model: o.model,

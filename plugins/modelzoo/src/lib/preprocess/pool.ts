@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
+import { validMaxPixels } from './limits';
 import { simdAvailable } from './pillow-simd';
 import { decodeForCrop, finishCrop } from './preprocess';
 import type { GeometrySpec } from './spec';
@@ -19,6 +20,8 @@ export interface PreprocessPoolOptions {
    * geometry has the SIMD resampler (Pillow bilinear/bicubic) and threads <= 2, workers otherwise.
    */
   mode?: 'auto' | 'inline' | 'workers';
+  /** Pixel limit (limits.ts): warn above it, refuse above twice it. Default Pillow's MAX_IMAGE_PIXELS. */
+  maxPixels?: number;
 }
 
 /**
@@ -68,8 +71,10 @@ export class PreprocessPool {
   private nextId = 0;
   private closed = false;
   private failure: Error | undefined;
+  private readonly maxPixels: number;
 
   constructor(private readonly opts: PreprocessPoolOptions) {
+    this.maxPixels = validMaxPixels(opts.maxPixels);
     const threads = Math.max(1, opts.threads ?? os.availableParallelism());
     this.perWorker = Math.max(1, opts.perWorker ?? 2);
     const mode = opts.mode ?? 'auto';
@@ -120,7 +125,7 @@ export class PreprocessPool {
         this.inlineActive++;
         const g = this.opts.geometry;
         // The slot is the decode: freed (and the next decode started) before this image is resampled.
-        decodeForCrop(p.file, g).then(
+        decodeForCrop(p.file, g, this.maxPixels).then(
           (d) => {
             this.inlineActive--;
             this.pump();
@@ -146,7 +151,7 @@ export class PreprocessPool {
       const p = this.queue.shift()!;
       best.busy.set(p.id, p);
       best.w.ref();
-      const task: PreprocessTask = { id: p.id, file: p.file, geometry: this.opts.geometry };
+      const task: PreprocessTask = { id: p.id, file: p.file, geometry: this.opts.geometry, maxPixels: this.maxPixels };
       best.w.postMessage(task);
     }
     for (const s of this.workers) if (s.busy.size === 0) s.w.unref();

@@ -2,6 +2,7 @@ import { cv2LinearResizeCrop } from './cv2-resize';
 import { decodeJpegRegionLikePillow, decodeLikePillow, readImageFile } from './decode';
 import { planCrop } from './geometry';
 import { readJpegHeader } from './jpeg-header';
+import { DEFAULT_MAX_IMAGE_PIXELS, checkPixels } from './limits';
 import { pillowNearestResizeCrop, pillowResizeCropTaps, pillowTaps, type PillowTaps } from './pillow-resample';
 import { pillowResizeCropSimd } from './pillow-simd';
 import type { RawImage } from './raw-image';
@@ -36,8 +37,8 @@ export function resizeCrop(img: RawImage, geometry: GeometrySpec): Uint8Array {
  * bilinear or bicubic filter) the frame size comes from the JPEG header, so the taps are known before
  * decoding and only the source rectangle the crop window reads is decoded: one decode, no metadata pass.
  */
-export async function preprocessImage(file: string | Uint8Array, geometry: GeometrySpec): Promise<Uint8Array> {
-  return finishCrop(await decodeForCrop(file, geometry), geometry);
+export async function preprocessImage(file: string | Uint8Array, geometry: GeometrySpec, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): Promise<Uint8Array> {
+  return finishCrop(await decodeForCrop(file, geometry, maxPixels), geometry);
 }
 
 /** Decoded pixels of one image, and what finishCrop needs to resample them. */
@@ -50,9 +51,10 @@ export interface DecodedForCrop {
 
 /**
  * The decode half of preprocessImage (libuv threadpool; the calling thread only parses the header and
- * sets up the decode), so a caller can overlap the next decode with finishCrop on this one.
+ * sets up the decode), so a caller can overlap the next decode with finishCrop on this one. Images
+ * above twice `maxPixels` (see limits.ts) are refused from their header, before any pixel is decoded.
  */
-export async function decodeForCrop(file: string | Uint8Array, geometry: GeometrySpec): Promise<DecodedForCrop> {
+export async function decodeForCrop(file: string | Uint8Array, geometry: GeometrySpec, maxPixels = DEFAULT_MAX_IMAGE_PIXELS): Promise<DecodedForCrop> {
   const where = typeof file === 'string' ? file : '<buffer>';
   return withFileContext(where, async () => {
     const buf = readImageFile(file, where);
@@ -66,13 +68,15 @@ export async function decodeForCrop(file: string | Uint8Array, geometry: Geometr
       geometry.backend === 'pillow' &&
       (filter === 'bilinear' || filter === 'bicubic')
     ) {
+      // Refuse a bomb before its size drives any planning (the region decode warns, once, if it is only large).
+      checkPixels(jpeg.width, jpeg.height, where, maxPixels);
       const taps = pillowTaps(jpeg.width, jpeg.height, planCrop(jpeg.width, jpeg.height, geometry), filter);
       if (!taps.padded) {
         const region = { left: taps.x0, top: taps.y0, width: taps.x1 - taps.x0, height: taps.y1 - taps.y0 };
-        return { where, img: await decodeJpegRegionLikePillow(buf, where, jpeg, region), taps };
+        return { where, img: await decodeJpegRegionLikePillow(buf, where, jpeg, region, maxPixels), taps };
       }
     }
-    return { where, img: await decodeLikePillow(buf, where) };
+    return { where, img: await decodeLikePillow(buf, where, maxPixels) };
   });
 }
 

@@ -1,4 +1,5 @@
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
+import { ZipLimitError, unzipBounded } from '../common/bounded-zip';
 import { fromFp16Bits } from './fp16';
 
 /**
@@ -55,6 +56,7 @@ export function decodeNpy(bytes: Uint8Array, where: string): NpyArray {
   if (!(dtype in ITEM_SIZE)) throw new Error(`${where}: unsupported dtype '${descr}'`);
   if (fortran === 'True') throw new Error(`${where}: Fortran-order arrays are not supported`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${where}: bad .npy shape (${shapeText})`);
   const count = shape.reduce((a, d) => a * d, 1);
   const dataStart = start + headerLen;
   const need = count * ITEM_SIZE[dtype];
@@ -72,10 +74,12 @@ export function encodeNpz(arrays: Record<string, NpyArray>): Uint8Array {
 }
 
 export function decodeNpz(bytes: Uint8Array, where: string): Record<string, NpyArray> {
+  if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) throw new Error(`${where}: not a readable .npz (zip) file: no zip signature`);
   let members: Record<string, Uint8Array>;
   try {
-    members = unzipSync(bytes);
+    members = unzipBounded(bytes, where);
   } catch (err) {
+    if (err instanceof ZipLimitError) throw err;
     throw new Error(`${where}: not a readable .npz (zip) file: ${(err as Error).message}`);
   }
   const out: Record<string, NpyArray> = {};
