@@ -3,7 +3,7 @@ import { UserError } from './errors';
 
 /**
  * Caps on untrusted inputs that come from the environment (one place, documented in
- * docs/safety-bounds.md): a positive integer, else the default; anything else is a user error
+ * docs/safety.md): a positive integer, else the default; anything else is a user error
  * naming the variable.
  */
 export function readLimit(name: string, fallback: number): number {
