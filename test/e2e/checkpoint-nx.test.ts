@@ -31,7 +31,8 @@ let port = 0;
 const served: string[] = [];
 const ckpt: Record<'a' | 'b', string> = { a: '', b: '' };
 const sha: Record<'a' | 'b', string> = { a: '', b: '' };
-const env = () => ({ MODELZOO_IMAGENET_VAL: images, MODELZOO_CACHE_DIR: cacheDir });
+// Frozen: an unpinned URL is refused here (pin on first use is tested in test/unit/weights-lock.test.ts).
+const env = () => ({ MODELZOO_IMAGENET_VAL: images, MODELZOO_CACHE_DIR: cacheDir, MODELZOO_WEIGHTS_FROZEN: '1' });
 const hostile = Buffer.from('\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03.', 'latin1');
 
 /** Real nx, asynchronously: the HTTP server lives in this process, so spawnSync would starve it. */
@@ -226,7 +227,7 @@ test('a missing file, a bad checksum, an unreachable host and an unpinned URL fa
     ['missing', /option 'weights': weights file .*weights\/nope\.pth does not exist/],
     ['badsum', /option 'weights': weights http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth: checksum mismatch: expected sha256 deadbeef0+, got [0-9a-f]{64}/],
     ['offline', /option 'weights': weights http:\/\/127\.0\.0\.1:1\/mobilenet_v2\.pth: cannot download \(ECONNREFUSED\).*offline/],
-    ['unpinned', /option 'weights': http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth has no sha256/],
+    ['unpinned', /option 'weights': weights http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth: no checksum is published and none is pinned in models\/weights\.lock\.json; frozen mode/],
   ];
   for (const [row, re] of cases) {
     const r = await nxAsync(['run', `mobilenetv2-${row}:onnx-export`]);
