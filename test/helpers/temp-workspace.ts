@@ -57,7 +57,9 @@ export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
   return {
     root,
     nx(args, env) {
-      const r = spawnSync(process.execPath, [nxBin, ...args, '--outputStyle=stream'], {
+      // Generators take no --outputStyle (Nx refuses options their schema lacks).
+      const style = args[0] === 'g' || args[0] === 'generate' ? [] : ['--outputStyle=stream'];
+      const r = spawnSync(process.execPath, [nxBin, ...args, ...style], {
         cwd: root,
         env: baseEnv(env),
         encoding: 'utf8',
