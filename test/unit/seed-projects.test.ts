@@ -100,3 +100,20 @@ test('README and docs/model-cards.md show the card table that tools/card-table.t
   }
   assert.ok(fs.readFileSync(path.join(REPO_ROOT, 'docs/model-cards.md'), 'utf8').includes(weightsTable()), 'docs/model-cards.md: weights table drifted');
 });
+
+test('the inferred targets of each seed row are variantProject() of its seed table entry (one source of the shape)', async () => {
+  const { MOBILENETV2_SEED } = await import('../../plugins/modelzoo/src/lib/nx/seed-table');
+  const { variantProject } = await import('../../plugins/modelzoo/src/lib/nx/variant-project');
+  const projects = await inferred();
+  const strip = (targets: Record<string, any>) =>
+    Object.fromEntries(Object.entries(targets).map(([k, t]) => {
+      const { metadata: _m, inputs, ...rest } = t;
+      return [k, { ...rest, inputs: inputs?.filter((i: unknown) => i !== 'plugin') }];
+    }));
+  for (const v of MOBILENETV2_SEED) {
+    const want = variantProject(v, `models/${v.model}/${v.row}`);
+    const got = projects[want.name!];
+    assert.deepEqual(strip(got.targets), strip(want.targets!), want.name);
+    assert.deepEqual([got.tags, got.implicitDependencies, got.metadata], [want.tags, want.implicitDependencies, want.metadata], want.name);
+  }
+});
