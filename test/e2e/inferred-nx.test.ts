@@ -61,3 +61,13 @@ test('a declaration that breaks its schema fails naming the file and the key', (
   assert.match(r.output, /preprocess' must be one of/);
   fs.rmSync(path.join(ws.root, 'models/mobilenetv2/bad'), { recursive: true });
 });
+
+test('nx g variant refuses a row that is not one path segment and writes nothing', () => {
+  for (const row of ['../../../x', '../x', 'a/b']) {
+    const r = ws.nx(['g', '@modelzoo/nx-plugin:variant', row, '--preprocess=timm']);
+    assert.notEqual(r.status, 0, `${row}\n${r.output}`);
+    assert.match(r.output, /Property 'row' does not match the schema|option 'row' must match pattern/, r.output);
+    assert.doesNotMatch(r.output, /    at /, 'no stack trace');
+  }
+  for (const p of ['models/mobilenetv2/../../../x', 'models/mobilenetv2/../x', 'models/mobilenetv2/a']) assert.ok(!fs.existsSync(path.resolve(ws.root, p)), p);
+});
