@@ -66,11 +66,7 @@ export async function resolveWeights(spec: WeightsSpec, opts: ResolveOptions = {
   }
   const sha = checkSha(spec.sha256, spec.url);
   checkUrl(new URL(spec.url), spec.url);
-  const limits: DownloadLimits = {
-    timeoutMs: opts.timeoutMs ?? 60_000,
-    maxBytes: opts.maxBytes ?? readLimit('MODELZOO_MAX_DOWNLOAD_BYTES', 2 ** 30),
-    maxRedirects: opts.maxRedirects ?? 5,
-  };
+  const limits = downloadLimits(opts);
   const dir = opts.cacheDir ?? defaultCacheDir();
   const base = decodeURIComponent(new URL(spec.url).pathname.split('/').pop() || 'weights').replace(/[^\w.+-]/g, '_');
   const target = path.join(dir, `${sha.slice(0, 16)}-${base}`);
@@ -114,6 +110,14 @@ function checkUrl(u: URL, original: string): void {
     `weights ${original}${hop}: only https:// downloads are allowed (plain http only from this machine: localhost, 127.0.0.0/8, ::1); ` +
       `use the https URL or download the file and set weights to its local path`,
   );
+}
+
+function downloadLimits(opts: ResolveOptions): DownloadLimits {
+  return {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    maxBytes: opts.maxBytes ?? readLimit('MODELZOO_MAX_DOWNLOAD_BYTES', 2 ** 30),
+    maxRedirects: opts.maxRedirects ?? 5,
+  };
 }
 
 interface DownloadLimits {
@@ -232,5 +236,28 @@ class DownloadProgress {
     const of = this.total ? ` of ${formatBytes(this.total)} (${Math.floor((100 * done) / this.total)}%)` : '';
     const rate = secs >= 1 ? ` at ${formatBytes(done / secs)}/s` : '';
     process.stderr.write(`[download ${this.name}] ${formatBytes(done)}${of}${rate}\n`);
+  }
+}
+
+/**
+ * First use of weights whose publisher gives no checksum (weights-lock.ts pins what this returns):
+ * downloads into the cache under the name resolveWeights gives that sha256, so the verified
+ * resolveWeights({ url, sha256 }) that follows finds it instead of downloading again.
+ */
+export async function downloadUnpinned(url: string, opts: ResolveOptions = {}): Promise<{ file: string; sha256: string; size: number }> {
+  if (!isUrl(url)) throw new UserError(`weights ${url}: expected an http(s) URL`);
+  const dir = opts.cacheDir ?? defaultCacheDir();
+  await fs.mkdir(dir, { recursive: true });
+  const base = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'weights').replace(/[^\w.+-]/g, '_');
+  const tmp = path.join(dir, `unpinned-${process.pid}-${Date.now().toString(36)}-${base}`);
+  try {
+    checkUrl(new URL(url), url);
+    const sha = await download(url, tmp, downloadLimits(opts));
+    const size = (await fs.stat(tmp)).size;
+    const file = path.join(dir, `${sha.slice(0, 16)}-${base}`);
+    await fs.rename(tmp, file);
+    return { file, sha256: sha, size };
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
 }

@@ -1,16 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PostTasksExecution } from '@nx/devkit';
-import { SUMMARY_FILE, SUMMARY_MARKER } from '../report/summary';
+import { SUMMARY_FILE, SUMMARY_MARKER } from '../lib/report/summary';
 
 /**
- * Nx plugin hook (nx.json `plugins`): after a run, print the zoo report's summary (its paths, rows,
+ * Nx plugin hook (exported by the plugin entry, src/index.ts): after a run, print the zoo report's summary (its paths, rows,
  * best top-1, unstable and failed rows). Nx's default output style folds a successful task's output
  * into one line ("Output of N successful tasks were not shown"), so the report executor's own print is
  * invisible there; this runs after Nx's end-of-run lines and also for a report replayed from the cache.
  * It reads the summary file the report wrote into its output folder, nothing else.
  */
-export const name = '@modelzoo/nx-plugin/report-summary';
 
 const DONE = new Set(['success', 'local-cache', 'local-cache-kept-existing', 'remote-cache']);
 const MAX_SUMMARY_BYTES = 64 * 1024;
