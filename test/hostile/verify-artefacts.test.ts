@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import { readVerified } from '../../plugins/modelzoo/src/lib/common/verify';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
+import { NPZ_MANIFEST, verifyNpzDataset, writeNpzDataset } from '../../plugins/modelzoo/src/lib/vastai/npz-dataset';
 import { type TempWorkspace, createTempWorkspace, taskRuns, writeImageFolder, writeTestVariant } from '../helpers/temp-workspace';
 
 /** Flips one byte in the middle of a file: same size, same name, other content. */
@@ -66,6 +67,33 @@ test('readVerified returns the bytes only when they match, and names an unreadab
   fs.writeFileSync(f, 'abd');
   await assert.rejects(readVerified(f, sha, 'built model', 'p:vamc-build'), /built model .*model\.onnx does not match.*npx nx run p:vamc-build --skip-nx-cache/);
   await assert.rejects(readVerified(path.join(dir, 'gone'), sha, 'built model'), /built model .*gone cannot be read \(ENOENT\)/);
+});
+
+test('npz inputs: a same-size corrupted file is refused before vamp reads it, and rewritten (not kept) on resume', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verify-npz-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  writeTinyDataset(path.join(dir, 'ds'), { count: 6, classes: 3, size: 8 });
+  const npzRoot = path.join(dir, 'npz-out');
+  const ds = await openDataset(path.join(dir, 'ds'));
+  try {
+    await writeNpzDataset(ds, npzRoot);
+    const manifest = () => JSON.parse(fs.readFileSync(path.join(npzRoot, NPZ_MANIFEST), 'utf8'));
+    await verifyNpzDataset(npzRoot, manifest(), 'imagenet-val:dataset-prep-pil-bilinear:vastai');
+    const victim = path.join(npzRoot, 'npz', 'img_3.npz');
+    const original = corrupt(victim);
+    await assert.rejects(verifyNpzDataset(npzRoot, manifest(), 'imagenet-val:dataset-prep-pil-bilinear:vastai'), (e: Error) => {
+      assert.match(e.message, /npz input .*img_3\.npz does not match the sha256/);
+      assert.match(e.message, /npx nx run imagenet-val:dataset-prep-pil-bilinear:vastai --skip-nx-cache/);
+      return true;
+    });
+    // A resumed run used to keep any file of the right size: the corrupted one is rewritten.
+    const again = await writeNpzDataset(ds, npzRoot);
+    assert.deepEqual([again.written, again.skipped], [1, 5]);
+    assert.ok(fs.readFileSync(victim).equals(original));
+    await verifyNpzDataset(npzRoot, manifest());
+  } finally {
+    await ds.close();
+  }
 });
 
 // Through real nx: the stage that reads a corrupted artefact fails, names it and the task that makes it

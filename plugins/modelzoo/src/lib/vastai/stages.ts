@@ -9,7 +9,7 @@ import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { BenchResult, BuildManifest, EvalResult, ModelCard, StoredBenchConfigResult, StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
-import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, writeNpzDataset } from './npz-dataset';
+import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, verifyNpzDataset, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
 import type { CalibrateMode, VamcQuantization } from './vamc-config';
 import { runVampBench } from './vamp-bench';
@@ -272,6 +272,7 @@ export async function readNpzInputs(dir: string): Promise<{ manifest: NpzDataset
     );
   });
   if (!manifest.complete) throw new UserError(`vamp-eval: the npz inputs at ${dir} are incomplete (dataset-prep was interrupted); run dataset-prep again`);
+  await verifyNpzDataset(dir, manifest);
   const datalist = path.join(dir, NPZ_DATALIST);
   const files = (await fs.readFile(datalist, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (files.length !== manifest.count) throw new UserError(`vamp-eval: ${datalist} lists ${files.length} files, ${NPZ_MANIFEST} says ${manifest.count}`);
