@@ -41,3 +41,49 @@ test('relocated images with other mtimes: same fingerprint, byte-identical prepa
   assert.ok(!manifest.includes(root), 'manifest.json names a folder');
   assert.equal(JSON.parse(manifest).source.fingerprint, fa.fingerprint);
 });
+
+test('nx: a second clone at another path, with the images copied elsewhere, computes the same task hash for export, prep, builds and evaluations', async (t) => {
+  const { createTempWorkspace, taskRuns, writeTestVariant } = await import('../helpers/temp-workspace');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-relocate-nx-'));
+  const cache = path.join(root, 'shared-cache');
+  const a = path.join(root, 'images-a');
+  const b = path.join(root, 'somewhere', 'else', 'images-b');
+  await writeImageFolder(a, 8, 10);
+  fs.mkdirSync(b, { recursive: true });
+  const later = new Date('2031-01-01T00:00:00Z');
+  for (const f of fs.readdirSync(a)) {
+    fs.copyFileSync(path.join(a, f), path.join(b, f));
+    fs.utimesSync(path.join(b, f), later, later);
+  }
+  const clones = [createTempWorkspace('clone-a'), createTempWorkspace('clone-b')];
+  t.after(() => process.env.KEEP || [root, ...clones.map((c) => c.root)].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  for (const ws of clones) {
+    ws.writeJson('models/datasets/imagenet-val/project.json', {
+      name: 'imagenet-val',
+      targets: {
+        'dataset-prep-pil-bilinear': {
+          executor: '@modelzoo/nx-plugin:dataset-prep',
+          options: { preprocess: 'torchvision', classes: 10, calibrationSize: 8, shardSize: 4, outputPath: 'dist/datasets/imagenet-val/pil-bilinear' },
+        },
+      },
+    });
+    writeTestVariant(ws, 'tv', 'torchvision');
+  }
+  // Nx 24 restores only cache entries its own workspace recorded (its task DB), so a shared cache folder
+  // cannot show hits across clones (a remote cache can: h11's two-clone test). What makes a hit is the
+  // task hash, so compare those: every hash the second clone computes must already be in the folder.
+  const hashes = () => new Set(fs.readdirSync(cache).filter((n) => /^\d+$/.test(n)));
+  const first = clones[0]!.nx(['run', 'mobilenetv2-tv:vamp-eval'], { NX_CACHE_DIRECTORY: cache, MODELZOO_IMAGENET_VAL: a });
+  assert.equal(first.status, 0, first.output);
+  const afterFirst = hashes();
+  assert.ok(afterFirst.size >= 6, `expected a cache entry per task, got ${[...afterFirst]}`);
+  const second = clones[1]!.nx(['run', 'mobilenetv2-tv:vamp-eval'], { NX_CACHE_DIRECTORY: cache, MODELZOO_IMAGENET_VAL: b });
+  assert.equal(second.status, 0, second.output);
+  assert.ok(taskRuns(second.output).size >= 6, second.output);
+  const added = [...hashes()].filter((h) => !afterFirst.has(h));
+  assert.deepEqual(added, [], `the second clone computed task hashes the first did not: its graph is not relocatable\n${second.output}`);
+  for (const f of ['dist/datasets/imagenet-val/pil-bilinear/manifest.json', 'dist/models/mobilenetv2/tv/eval/eval.json', 'dist/models/mobilenetv2/tv/build/build.json']) {
+    const text = fs.readFileSync(path.join(clones[1]!.root, f), 'utf8');
+    assert.ok(!text.includes(clones[0]!.root) && !text.includes(a), `${f} names the first clone's paths`);
+  }
+});

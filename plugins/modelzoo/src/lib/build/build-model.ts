@@ -63,6 +63,14 @@ export async function buildModel(o: BuildOptions, quantize?: Quantizer): Promise
     const q = await quantize(folded, o.dataset, o.quantization ?? {});
     bytes = await optimizeOffline(q.model, 'basic');
     details = { ...details, ...q.details };
+    // build.json is a cache input of every benchmark and evaluation: a wall time in it would make them
+    // rerun whenever the model is rebuilt, byte-identical or not. Printed instead.
+    const calibration = details['calibration'] as { seconds?: number } | undefined;
+    if (calibration && typeof calibration.seconds === 'number') {
+      process.stdout.write(`calibrated in ${calibration.seconds.toFixed(1)} s\n`);
+      const { seconds: _, ...rest } = calibration;
+      details = { ...details, calibration: rest };
+    }
     Object.assign(extraFiles, q.extraFiles ?? {});
   } else {
     bytes = await optimizeOffline(folded, o.optimization);
