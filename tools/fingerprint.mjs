@@ -89,7 +89,7 @@ function envFor(projectRoot, target, configuration) {
 }
 
 async function datasetFingerprint(h) {
-  const { declaredSources, datasetSourcePaths, FINGERPRINT_INDEX_DIR } = pluginModule('lib/nx/dataset-source.js');
+  const { declaredSources, datasetSourcePaths, recordRuntimeFingerprints, FINGERPRINT_INDEX_DIR } = pluginModule('lib/nx/dataset-source.js');
   const { fingerprintDataset } = pluginModule('lib/dataset/fingerprint.js');
   const graph = readProjectGraph();
   const targets = [];
@@ -100,7 +100,9 @@ async function datasetFingerprint(h) {
     }
   }
   const root = process.cwd();
+  const indexDir = resolve(root, FINGERPRINT_INDEX_DIR);
   const done = new Map();
+  const seen = [];
   h.update(`dataset-sources ${targets.length}\n`);
   for (const s of declaredSources(targets)) {
     const env = envFor(s.target.projectRoot, s.target.target, s.configuration);
@@ -112,12 +114,17 @@ async function datasetFingerprint(h) {
       // task that names it fails ("does not exist"), and a configuration for another machine's data
       // must not stop this machine's runs.
       if (!existsSync(p.imagesDir)) fp = 'absent-folder';
-      else fp = (await fingerprintDataset(p.imagesDir, p.labelsFile, { indexDir: resolve(root, FINGERPRINT_INDEX_DIR) })).fingerprint;
+      else {
+        fp = (await fingerprintDataset(p.imagesDir, p.labelsFile, { indexDir })).fingerprint;
+        seen.push({ imagesDir: p.imagesDir, labelsFile: p.labelsFile, fingerprint: fp });
+      }
       done.set(id, fp);
     }
     // Names and content only, never a path: the same data in another clone hashes the same.
     h.update(`${s.key}\0${p.demo ? 'demo' : 'configured'}\0${fp}\n`);
   }
+  // For the executor's check that what it reads is what was hashed (lib/nx/dataset-source.ts).
+  await recordRuntimeFingerprints(indexDir, seen);
 }
 
 if (mode === 'dataset') {

@@ -79,3 +79,14 @@ test('measured on Nx itself: a failing runtime command is hashed like a value; f
   assert.deepEqual([nx('naive'), nx('naive')], ['ran', 'cache'], 'Nx no longer hashes a failing runtime input: the nonce may be unnecessary');
   assert.deepEqual([nx('ours'), nx('ours')], ['ran', 'ran']);
 });
+
+test('dataset-prep refuses a source whose content differs from what the runtime input recorded for it', async (t) => {
+  const { recordRuntimeFingerprints, checkRuntimeFingerprint } = await import('../../plugins/modelzoo/src/lib/nx/dataset-source');
+  const idx = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-seen-'));
+  t.after(() => fs.rmSync(idx, { recursive: true, force: true }));
+  const src = { imagesDir: '/data/val', labelsFile: '/data/val/val_label.txt' };
+  await recordRuntimeFingerprints(idx, [{ ...src, fingerprint: 'a'.repeat(64) }]);
+  await checkRuntimeFingerprint(idx, { ...src, fingerprint: 'a'.repeat(64) });
+  await checkRuntimeFingerprint(idx, { imagesDir: '/other', labelsFile: '/other/l.txt', fingerprint: 'b'.repeat(64) });
+  await assert.rejects(checkRuntimeFingerprint(idx, { ...src, fingerprint: 'b'.repeat(64) }), /not the one Nx hashed for this task.*Nothing was cached/s);
+});

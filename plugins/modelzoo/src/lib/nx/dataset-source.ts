@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { UserError } from '../common/errors';
@@ -127,5 +128,53 @@ export function assertSourceDeclared(
           `${merged.imagesDirEnv} / ${merged.labelsFileEnv} environment variables.`,
       );
     }
+  }
+}
+
+/**
+ * What the runtime cache input saw, per source folder: the executor compares it with what it reads, so
+ * a dataset that changed between Nx computing the task hash and the task reading the images (or a
+ * source the input never saw, e.g. an environment Nx gives the task but not its runtime inputs) fails
+ * instead of caching new shards under the old content's hash.
+ */
+const SEEN_FILE = 'runtime-sources.json';
+const MAX_SEEN = 64;
+
+function sourceId(imagesDir: string, labelsFile: string): string {
+  return `${imagesDir}\0${labelsFile}`;
+}
+
+async function readSeen(indexDir: string): Promise<Record<string, { fingerprint: string; at: number }>> {
+  try {
+    const j = JSON.parse(await fs.readFile(path.join(indexDir, SEEN_FILE), 'utf8'));
+    return j && typeof j === 'object' ? j : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function recordRuntimeFingerprints(indexDir: string, seen: { imagesDir: string; labelsFile: string; fingerprint: string }[]): Promise<void> {
+  const all = await readSeen(indexDir);
+  const now = Date.now();
+  for (const s of seen) all[sourceId(s.imagesDir, s.labelsFile)] = { fingerprint: s.fingerprint, at: now };
+  const kept = Object.entries(all)
+    .sort((a, b) => b[1].at - a[1].at)
+    .slice(0, MAX_SEEN);
+  await fs.mkdir(indexDir, { recursive: true });
+  const file = path.join(indexDir, SEEN_FILE);
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(tmp, JSON.stringify(Object.fromEntries(kept)));
+  await fs.rename(tmp, file);
+}
+
+/** Throws when the runtime input recorded another fingerprint for this source than the one just read. */
+export async function checkRuntimeFingerprint(indexDir: string, source: { imagesDir: string; labelsFile: string; fingerprint?: string }): Promise<void> {
+  const seen = (await readSeen(indexDir))[sourceId(source.imagesDir, source.labelsFile)];
+  if (seen && source.fingerprint && seen.fingerprint !== source.fingerprint) {
+    throw new UserError(
+      `the dataset in ${source.imagesDir} (labels ${source.labelsFile}) is not the one Nx hashed for this task: it changed ` +
+        `after the cache key was computed, or Nx's runtime input could not see this source (an environment variable set only ` +
+        `in a task-specific .env file). Nothing was cached; run the command again (and keep the images unchanged while it runs).`,
+    );
   }
 }
