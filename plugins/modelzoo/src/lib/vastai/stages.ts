@@ -9,6 +9,7 @@ import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { BenchResult, BuildManifest, EvalResult, ModelCard, StoredBenchConfigResult, StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
+import { verifyFile } from '../common/verify';
 import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, verifyNpzDataset, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
 import type { CalibrateMode, VamcQuantization } from './vamc-config';
@@ -121,6 +122,8 @@ export async function vastaiBuild(o: VastaiBuildStageOptions): Promise<BuildMani
   // fp32 builds run fp16 on the card; an explicit vastai.precision wins.
   const precision = o.vastai.precision ?? (o.precision === 'int8' ? 'int8' : 'fp16');
   const modelOnnx = path.join(o.model, MODEL_FILE);
+  // vamc reads the file itself: check it against the card before handing it over.
+  await verifyFile(modelOnnx, card.sha256, 'exported model');
   let manifest: BuildManifest | undefined;
   await runVamcBuild({
     modelOnnx,
