@@ -99,6 +99,10 @@ async function datasetFingerprint(h) {
       targets.push({ project: name, projectRoot: node.data.root ?? '.', target, options: t.options ?? {}, configurations: t.configurations ?? {} });
     }
   }
+  // A graph without any target at all means Nx changed its format: hashing "no datasets" would fail open.
+  if (!Object.values(graph.nodes).some((n) => n?.data?.targets && typeof n.data.targets === 'object')) {
+    throw new Error("Nx's project graph lists no targets (unknown format); the dataset targets cannot be listed");
+  }
   const root = process.cwd();
   const indexDir = resolve(root, FINGERPRINT_INDEX_DIR);
   const done = new Map();

@@ -169,3 +169,17 @@ for (const [name, breakIt, expect] of [
     assert.deepEqual(cacheEntries(), before, 'a failed fingerprint stored a cache entry');
   });
 }
+
+test('a dataset-prep target whose inputs drop the runtime fingerprint refuses to run (its cache key would not cover the images)', async () => {
+  const dir = path.join(tmp, 'no-runtime-input');
+  await writeImageFolder(dir, 8, 10);
+  setDataset({ imagesDir: dir });
+  const p = ws.readJson(DATASET);
+  p.targets['dataset-prep-pil-bilinear'].inputs = ['plugin'];
+  ws.writeJson(DATASET, p);
+  const before = cacheEntries();
+  const r = run(['run', PREP]);
+  assert.notEqual(r.status, 0, r.output);
+  assert.match(r.output, /never fingerprinted by the runtime input 'node tools\/fingerprint\.mjs dataset'/);
+  assert.deepEqual(cacheEntries(), before);
+});

@@ -86,7 +86,12 @@ test('dataset-prep refuses a source whose content differs from what the runtime 
   t.after(() => fs.rmSync(idx, { recursive: true, force: true }));
   const src = { imagesDir: '/data/val', labelsFile: '/data/val/val_label.txt' };
   await recordRuntimeFingerprints(idx, [{ ...src, fingerprint: 'a'.repeat(64) }]);
-  await checkRuntimeFingerprint(idx, { ...src, fingerprint: 'a'.repeat(64) });
-  await checkRuntimeFingerprint(idx, { imagesDir: '/other', labelsFile: '/other/l.txt', fingerprint: 'b'.repeat(64) });
+  await checkRuntimeFingerprint(idx, { ...src, fingerprint: 'a'.repeat(64) }, true);
+  await checkRuntimeFingerprint(idx, { imagesDir: '/other', labelsFile: '/other/l.txt', fingerprint: 'b'.repeat(64) }, false);
+  // Under Nx, a source the runtime input never saw is refused: its content is not in the task's hash.
+  await assert.rejects(
+    checkRuntimeFingerprint(idx, { imagesDir: '/other', labelsFile: '/other/l.txt', fingerprint: 'b'.repeat(64) }, true),
+    /never fingerprinted by the runtime input/,
+  );
   await assert.rejects(checkRuntimeFingerprint(idx, { ...src, fingerprint: 'b'.repeat(64) }), /not the one Nx hashed for this task.*Nothing was cached/s);
 });

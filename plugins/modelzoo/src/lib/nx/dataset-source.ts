@@ -140,8 +140,10 @@ export function assertSourceDeclared(
 const SEEN_FILE = 'runtime-sources.json';
 const MAX_SEEN = 64;
 
-function sourceId(imagesDir: string, labelsFile: string): string {
-  return `${imagesDir}\0${labelsFile}`;
+/** Real paths: the runtime input resolves from its cwd, the executor from Nx's workspace root (a symlinked /tmp differs). */
+async function sourceId(imagesDir: string, labelsFile: string): Promise<string> {
+  const real = (p: string) => fs.realpath(p).catch(() => p);
+  return `${await real(imagesDir)}\0${await real(labelsFile)}`;
 }
 
 async function readSeen(indexDir: string): Promise<Record<string, { fingerprint: string; at: number }>> {
@@ -156,7 +158,7 @@ async function readSeen(indexDir: string): Promise<Record<string, { fingerprint:
 export async function recordRuntimeFingerprints(indexDir: string, seen: { imagesDir: string; labelsFile: string; fingerprint: string }[]): Promise<void> {
   const all = await readSeen(indexDir);
   const now = Date.now();
-  for (const s of seen) all[sourceId(s.imagesDir, s.labelsFile)] = { fingerprint: s.fingerprint, at: now };
+  for (const s of seen) all[await sourceId(s.imagesDir, s.labelsFile)] = { fingerprint: s.fingerprint, at: now };
   const kept = Object.entries(all)
     .sort((a, b) => b[1].at - a[1].at)
     .slice(0, MAX_SEEN);
@@ -168,8 +170,21 @@ export async function recordRuntimeFingerprints(indexDir: string, seen: { images
 }
 
 /** Throws when the runtime input recorded another fingerprint for this source than the one just read. */
-export async function checkRuntimeFingerprint(indexDir: string, source: { imagesDir: string; labelsFile: string; fingerprint?: string }): Promise<void> {
-  const seen = (await readSeen(indexDir))[sourceId(source.imagesDir, source.labelsFile)];
+export async function checkRuntimeFingerprint(
+  indexDir: string,
+  source: { imagesDir: string; labelsFile: string; fingerprint?: string },
+  underNx = !!process.env['NX_TASK_HASH'],
+): Promise<void> {
+  const seen = (await readSeen(indexDir))[await sourceId(source.imagesDir, source.labelsFile)];
+  if (!seen && underNx) {
+    // Run by Nx, yet the runtime input never fingerprinted this source: its content is not in the
+    // task's hash, and a cache entry made now would be replayed after the images change.
+    throw new UserError(
+      `the dataset in ${source.imagesDir} was never fingerprinted by the runtime input 'node tools/fingerprint.mjs dataset': ` +
+        `keep that input in this target's inputs (nx.json targetDefaults has it), and name the dataset in project.json or ` +
+        `in the shell's environment or the workspace .env, where the input can see it.`,
+    );
+  }
   if (seen && source.fingerprint && seen.fingerprint !== source.fingerprint) {
     throw new UserError(
       `the dataset in ${source.imagesDir} (labels ${source.labelsFile}) is not the one Nx hashed for this task: it changed ` +
