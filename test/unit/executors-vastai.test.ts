@@ -83,7 +83,7 @@ test('vamc-build with backend vastai and no vamc anywhere names the option and t
   const saved = { VAMC_PATH: process.env['VAMC_PATH'], PATH: process.env['PATH'] };
   const exportDir = path.join(root, 'export');
   fs.mkdirSync(exportDir, { recursive: true });
-  fs.writeFileSync(path.join(exportDir, 'model-card.json'), JSON.stringify({ input: { name: 'image', shape: ['N', 3, 224, 224] }, sha256: 'x', weights: 'random-init' }));
+  fs.writeFileSync(path.join(exportDir, 'model-card.json'), JSON.stringify({ input: { name: 'image', shape: ['N', 3, 224, 224] }, sha256: require('node:crypto').createHash('sha256').update('not really').digest('hex'), weights: 'random-init' }));
   fs.writeFileSync(path.join(exportDir, 'model.onnx'), 'not really');
   const ds = path.join(root, 'ds');
   fs.mkdirSync(ds, { recursive: true });

@@ -2,7 +2,14 @@ import * as path from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { prepareDataset } from '../../lib/dataset/prepare';
 import { runStage } from '../../lib/nx/run-executor';
-import { resolveDatasetSource } from '../../lib/nx/dataset-source';
+import { UserError } from '../../lib/common/errors';
+import {
+  FINGERPRINT_INDEX_DIR,
+  assertSourceDeclared,
+  checkRuntimeFingerprint,
+  resolveDatasetSource,
+} from '../../lib/nx/dataset-source';
+import { fingerprintDataset } from '../../lib/dataset/fingerprint';
 import { resolvePreset } from '../../lib/preprocess/spec';
 import { setAsideNpz, writeDatasetNpz } from '../../lib/vastai/stages';
 import schema from './schema.json';
@@ -29,7 +36,11 @@ export interface DatasetPrepOptions {
 
 export default async function datasetPrep(options: DatasetPrepOptions, context: ExecutorContext) {
   return runStage<DatasetPrepOptions>(schema, options, context, async (o, ctx) => {
-    const source = await resolveDatasetSource(o, process.env, ctx.resolve);
+    const declared = context.projectsConfigurations?.projects[ctx.project]?.targets?.[ctx.target];
+    assertSourceDeclared(o as unknown as Record<string, unknown>, declared, context.configurationName);
+    const indexDir = ctx.resolve(FINGERPRINT_INDEX_DIR);
+    const source = await resolveDatasetSource(o, process.env, ctx.resolve, indexDir);
+    await checkRuntimeFingerprint(indexDir, source);
     const outDir = ctx.resolve(o.outputPath);
     await ctx.contain({ outputPath: outDir }, { 'image folder': source.imagesDir, 'label file': source.labelsFile });
     if (o.format === 'npz') await setAsideNpz(outDir);
@@ -48,6 +59,11 @@ export default async function datasetPrep(options: DatasetPrepOptions, context: 
       fingerprint: source.fingerprint,
       limit: o.limit,
     });
+    // Images changed while they were read would be cached under the hash of what was there before.
+    const after = await fingerprintDataset(source.imagesDir, source.labelsFile, { indexDir });
+    if (after.fingerprint !== source.fingerprint) {
+      throw new UserError(`the images in ${source.imagesDir} or their labels changed while dataset-prep read them; nothing was cached, run it again`);
+    }
     process.stdout.write(
       `${ctx.project}:${ctx.target}: ${manifest.count} images from ${path.relative(ctx.workspaceRoot, source.imagesDir) || source.imagesDir}` +
         `${source.demo ? ' (DEMO set: set ' + o.imagesDirEnv + ' to use ImageNet val)' : ''}, ` +

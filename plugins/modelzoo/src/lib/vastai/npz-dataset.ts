@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readJson, sha256, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
+import { readVerified, verifyBytes } from '../common/verify';
 import { Progress } from '../common/progress';
 import type { OpenDataset } from '../dataset/reader';
 import { encodeNpz } from './npy';
@@ -15,18 +16,23 @@ import { encodeNpz } from './npy';
 export const NPZ_DATALIST = 'npz_datalist.txt';
 export const NPZ_LABELS = 'npz_labels.txt';
 export const NPZ_MANIFEST = 'npz-dataset.json';
+/** `sha256  npz/relative/path.npz` per file, in datalist order (sha256sum's format). */
+export const NPZ_SHA256SUMS = 'npz_sha256.txt';
 const NPZ_DIR = 'npz';
 
 export interface NpzDatasetManifest {
   format: 'modelzoo-vamp-npz/1';
   /** Identity of the prepared dataset the files were written from. */
-  source: { dir: string; key: string };
+  /** No folder path: this file is a cache input downstream and must not change with the checkout's path. */
+  source: { key: string };
   shape: [number, number, number];
   count: number;
   datalist: string;
   labels: string;
   classes: number;
   demo: boolean;
+  /** The per-file sha256 list and its own sha256 (absent in older outputs). */
+  sha256sums?: { file: string; sha256: string };
 }
 
 export interface NpzDatasetResult {
@@ -64,11 +70,11 @@ export async function writeNpzDataset(ds: OpenDataset, outDir: string, opts: Npz
   // A directory filled from another dataset would be "resumed" into a mix of both: refuse it.
   const previous = await readJson<NpzDatasetManifest>(path.join(root, NPZ_MANIFEST), 'npz dataset').catch(() => undefined);
   if (previous && previous.source.key !== key) {
-    throw new UserError(`${root} holds npz files written from another dataset (${previous.source.dir}); remove it or choose another output directory`);
+    throw new UserError(`${root} holds npz files written from another dataset; remove it or choose another output directory`);
   }
   const manifest: NpzDatasetManifest = {
     format: 'modelzoo-vamp-npz/1',
-    source: { dir: ds.dir, key },
+    source: { key },
     shape,
     count: indices.length,
     datalist: NPZ_DATALIST,
@@ -90,33 +96,41 @@ export async function writeNpzDataset(ds: OpenDataset, outDir: string, opts: Npz
   const expectedSize = encodeNpz({ input_0: { dtype: '|u1', shape, data: new Uint8Array(ds.imageBytes) } }).length;
   const abs = rel.map((r) => path.join(root, NPZ_DIR, ...r.split('/')));
 
+  // Every file is checked by content, not size: a kept file must be byte-identical to the one this run
+  // would write (the tensors are read from the verified shards anyway; reading a kept file back is
+  // cheaper than rewriting it). Each file's sha256 is recorded for vamp-eval's check before vamp reads it.
   let written = 0;
   let skipped = 0;
   const progress = new Progress('npz', indices.length);
-  const todo: number[] = [];
-  for (let k = 0; k < indices.length; k++) {
-    const st = await fs.stat(abs[k]!).catch(() => undefined);
-    if (st && st.size === expectedSize) skipped++;
-    else todo.push(k);
-  }
-  progress.tick(skipped);
-  for await (const { data } of ds.batches(todo.map((k) => indices[k]!), opts.batch ?? 64)) {
-    const group = todo.splice(0, data.length / ds.imageBytes);
+  const shas = new Array<string>(indices.length);
+  let k = 0;
+  for await (const { data } of ds.batches(indices, opts.batch ?? 64)) {
+    const n = data.length / ds.imageBytes;
     await Promise.all(
-      group.map((k, j) =>
-        writeFileAtomic(
-          abs[k]!,
-          encodeNpz({ input_0: { dtype: '|u1', shape, data: data.subarray(j * ds.imageBytes, (j + 1) * ds.imageBytes) } }),
-        ),
-      ),
+      Array.from({ length: n }, async (_, j) => {
+        const at = k + j;
+        const bytes = encodeNpz({ input_0: { dtype: '|u1', shape, data: data.subarray(j * ds.imageBytes, (j + 1) * ds.imageBytes) } });
+        shas[at] = sha256(bytes);
+        const st = await fs.stat(abs[at]!).catch(() => undefined);
+        if (st && st.size === expectedSize && sha256(await fs.readFile(abs[at]!)) === shas[at]) {
+          skipped++;
+          return;
+        }
+        await writeFileAtomic(abs[at]!, bytes);
+        written++;
+      }),
     );
-    written += group.length;
-    progress.tick(skipped + written);
+    k += n;
+    progress.tick(k);
   }
   const datalist = path.join(root, NPZ_DATALIST);
   const labels = path.join(root, NPZ_LABELS);
   await writeFileAtomic(datalist, abs.join('\n') + '\n');
-  await writeFileAtomic(labels, abs.map((p, k) => `${p} ${ds.entries[indices[k]!]!.label}`).join('\n') + '\n');
+  await writeFileAtomic(labels, abs.map((p, i) => `${p} ${ds.entries[indices[i]!]!.label}`).join('\n') + '\n');
+  // Names relative to the npz folder: the list is a cache input downstream and must not name the checkout.
+  const sums = rel.map((r, i) => `${shas[i]}  ${r}\n`).join('');
+  await writeFileAtomic(path.join(root, NPZ_SHA256SUMS), sums);
+  manifest.sha256sums = { file: NPZ_SHA256SUMS, sha256: sha256(sums) };
   await writeJsonAtomic(path.join(root, NPZ_MANIFEST), { ...manifest, complete: true });
   return { manifest, datalist, labels, written, skipped };
 }
@@ -139,4 +153,32 @@ export async function readNpzLabels(file: string): Promise<Map<string, number>> 
 
 export function npzStem(p: string): string {
   return path.basename(p).replace(/\.npz$/i, '');
+}
+
+/**
+ * Every npz file vamp is about to read, checked against the sha256 dataset-prep recorded, so a
+ * corrupted input fails here, naming the file, instead of changing vamp's predictions. Outputs written
+ * before the list existed are refused (run dataset-prep again).
+ */
+export async function verifyNpzDataset(root: string, manifest: NpzDatasetManifest, producer?: string): Promise<void> {
+  const fix = producer ? `npx nx run ${producer} --skip-nx-cache` : 'run dataset-prep again with --skip-nx-cache';
+  if (!manifest.sha256sums) throw new UserError(`npz inputs at ${root} record no sha256 list (written by an older version): ${fix}`);
+  const listFile = path.join(root, manifest.sha256sums.file);
+  const text = await fs.readFile(listFile, 'utf8').catch(() => {
+    throw new UserError(`npz inputs: ${listFile} cannot be read: ${fix}`);
+  });
+  verifyBytes(Buffer.from(text), manifest.sha256sums.sha256, listFile, 'npz sha256 list', producer);
+  const entries = text.split('\n').filter(Boolean).map((l) => /^([0-9a-f]{64})  (.+)$/.exec(l));
+  await mapLimited(entries, 8, async (m) => {
+    if (!m) throw new UserError(`npz inputs: ${listFile} is malformed: ${fix}`);
+    await readVerified(path.join(root, NPZ_DIR, ...m[2]!.split('/')), m[1]!, 'npz input', producer);
+  });
+}
+
+async function mapLimited<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }

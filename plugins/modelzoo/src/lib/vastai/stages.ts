@@ -9,7 +9,8 @@ import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
 import type { BenchResult, BuildManifest, EvalResult, ModelCard, StoredBenchConfigResult, StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
-import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, writeNpzDataset } from './npz-dataset';
+import { verifyFile } from '../common/verify';
+import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, verifyNpzDataset, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
 import type { CalibrateMode, VamcQuantization } from './vamc-config';
 import { runVampBench } from './vamp-bench';
@@ -121,6 +122,8 @@ export async function vastaiBuild(o: VastaiBuildStageOptions): Promise<BuildMani
   // fp32 builds run fp16 on the card; an explicit vastai.precision wins.
   const precision = o.vastai.precision ?? (o.precision === 'int8' ? 'int8' : 'fp16');
   const modelOnnx = path.join(o.model, MODEL_FILE);
+  // vamc reads the file itself: check it against the card before handing it over.
+  await verifyFile(modelOnnx, card.sha256, 'exported model');
   let manifest: BuildManifest | undefined;
   await runVamcBuild({
     modelOnnx,
@@ -272,6 +275,7 @@ export async function readNpzInputs(dir: string): Promise<{ manifest: NpzDataset
     );
   });
   if (!manifest.complete) throw new UserError(`vamp-eval: the npz inputs at ${dir} are incomplete (dataset-prep was interrupted); run dataset-prep again`);
+  await verifyNpzDataset(dir, manifest);
   const datalist = path.join(dir, NPZ_DATALIST);
   const files = (await fs.readFile(datalist, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (files.length !== manifest.count) throw new UserError(`vamp-eval: ${datalist} lists ${files.length} files, ${NPZ_MANIFEST} says ${manifest.count}`);
