@@ -40,6 +40,7 @@ after(() => {
 });
 
 /** Every file under `dir` (not following symlinks) with its content hash; `skip` names top-level entries left out. */
+// Callers skip .nx and .modelzoo: Nx's and the fingerprint index's own caches, written by every run.
 function snapshot(dir: string, skip: string[] = []): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (rel: string) => {
@@ -66,13 +67,13 @@ function cacheEntries(dir: string): string[] {
 
 function refused(outputPath: string, expect: RegExp): void {
   const cache = freshCache();
-  const before = snapshot(ws.root, ['.nx', 'node_modules']);
+  const before = snapshot(ws.root, ['.nx', '.modelzoo', 'node_modules']);
   const outsideBefore = snapshot(outside);
   const r = ws.nx(['run', TARGET, `--outputPath=${outputPath}`], { NX_CACHE_DIRECTORY: cache });
   assert.notEqual(r.status, 0, r.output);
   assert.match(r.output, expect);
   assert.doesNotMatch(r.output, /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
-  assert.deepEqual(snapshot(ws.root, ['.nx', 'node_modules']), before, 'the workspace is unchanged');
+  assert.deepEqual(snapshot(ws.root, ['.nx', '.modelzoo', 'node_modules']), before, 'the workspace is unchanged');
   assert.deepEqual(snapshot(outside), outsideBefore, 'the folder outside is unchanged');
   assert.deepEqual(cacheEntries(cache), [], 'the failed task left no cache entry');
   fs.rmSync(cache, { recursive: true, force: true });

@@ -26,7 +26,7 @@ export function markerContent(executor: string): string {
 }
 
 /** Folders of the workspace itself: never an output, never inside or above one. */
-const WORKSPACE_PARTS = ['.git', '.nx', 'node_modules', 'models', 'data', 'plugins', 'tools'];
+const WORKSPACE_PARTS = ['.git', '.nx', '.modelzoo', 'node_modules', 'models', 'data', 'plugins', 'tools'];
 
 /**
  * The path with symlinks resolved: realpath of its nearest existing ancestor, plus the rest. A
