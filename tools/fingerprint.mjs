@@ -3,7 +3,9 @@
 //   dataset  the image folder named by MODELZOO_IMAGENET_VAL (outside the workspace, so Nx would
 //            silently ignore it): label file content + every image's name, size and mtime; with
 //            MODELZOO_DATASET_HASH=content, every image's content. Prints "demo" when unset.
-//   machine  CPU model, core count, platform and host: a benchmark figure belongs to one machine.
+//   machine  CPU model, core count, cgroup CPU quota, platform, host and MODELZOO_MACHINE_LABEL: a
+//            benchmark figure belongs to one machine (and one CPU allowance: a container capped at
+//            2 CPUs on a 64-core host measures something else than the whole host).
 //   file P.. sha256 of files (e.g. an ONNX model outside the workspace).
 //   weights P..  sha256 of onnx-export checkpoint files (local `weights`): content only, so the same
 //            file hashes the same wherever it lives; a missing file hashes as "missing" instead of
@@ -28,6 +30,16 @@ function walk(dir, visit, rel = '') {
   }
 }
 
+/** cgroup v2 cpu.max ("max 100000" or "200000 100000") or v1 quota/period; "none" outside a cgroup. */
+function cgroupCpuQuota() {
+  for (const f of ['/sys/fs/cgroup/cpu.max', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us']) {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {}
+  }
+  return 'none';
+}
+
 function hashFolder(dir, labels, content) {
   h.update(readFileSync(labels));
   walk(dir, (p, rel) => {
@@ -50,6 +62,7 @@ if (mode === 'dataset') {
 } else if (mode === 'machine') {
   const cpus = os.cpus();
   h.update(`${os.hostname()}|${cpus[0]?.model}|${os.availableParallelism?.() ?? cpus.length}|${os.platform()}-${os.arch()}`);
+  h.update(`|${cgroupCpuQuota()}|${process.env.MODELZOO_MACHINE_LABEL ?? ''}`);
 } else if (mode === 'file' && args.length > 0) {
   for (const f of args) h.update(f).update(readFileSync(f));
 } else if (mode === 'weights') {
