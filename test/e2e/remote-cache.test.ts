@@ -48,7 +48,7 @@ function clone(name: string): TempWorkspace {
 
 /** Each clone's own local cache (Nx 24 would otherwise share one under ~/.nx between clones). */
 function env(ws: TempWorkspace, images: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const local = path.join(ws.root, '.nx', `local-cache${extra['MODELZOO_MACHINE_LABEL'] ? '-2' : ''}`);
+  const local = path.join(ws.root, '.nx', 'local-cache');
   return {
     MODELZOO_IMAGENET_VAL: images,
     NX_CACHE_DIRECTORY: local,
