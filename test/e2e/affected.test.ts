@@ -113,3 +113,17 @@ test('docs only: nothing', () => {
   assert.deepEqual(r.variants, [], r.output);
   assert.equal(r.report, false, r.output);
 });
+
+test("every target CI's workflow names exists in the project graph", async () => {
+  const { parse } = await import('yaml');
+  const text = fs.readFileSync(path.join(REPO_ROOT, '.github', 'workflows', 'zoo.yml'), 'utf8');
+  parse(text);
+  const named = new Set([...text.matchAll(/\b(dataset-prep-[\w-]+|vamp-eval|vamp-bench|report)\b/g)].map((m) => m[1]!));
+  assert.ok(named.size >= 5, [...named].join());
+  for (const target of named) {
+    const r = ws.nx(['show', 'projects', '--withTarget', target, '--json']);
+    assert.equal(r.status, 0, r.output);
+    const list = JSON.parse(r.output.slice(r.output.indexOf('['), r.output.lastIndexOf(']') + 1)) as string[];
+    assert.ok(list.length > 0, `the workflow runs ${target}, which no project has`);
+  }
+});
