@@ -56,7 +56,7 @@ export function writeTinyDataset(dir: string, opts: TinyDatasetOptions): Dataset
     count,
     classes,
     demo: true,
-    source: { dir: 'synthetic', labels: 'synthetic', fingerprint: `seed-${opts.seed ?? 1}` },
+    source: { fingerprint: `seed-${opts.seed ?? 1}` },
     shards,
     datalist: 'datalist.txt',
     calibration: { file: 'calibration.txt', count: calibCount, sha256: createHash('sha256').update(calib).digest('hex') },

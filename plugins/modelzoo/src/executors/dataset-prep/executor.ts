@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { prepareDataset } from '../../lib/dataset/prepare';
 import { runStage } from '../../lib/nx/run-executor';
-import { resolveDatasetSource } from '../../lib/nx/dataset-source';
+import { FINGERPRINT_INDEX_DIR, assertSourceDeclared, resolveDatasetSource } from '../../lib/nx/dataset-source';
 import { resolvePreset } from '../../lib/preprocess/spec';
 import { setAsideNpz, writeDatasetNpz } from '../../lib/vastai/stages';
 import schema from './schema.json';
@@ -27,7 +27,9 @@ export interface DatasetPrepOptions {
 
 export default async function datasetPrep(options: DatasetPrepOptions, context: ExecutorContext) {
   return runStage<DatasetPrepOptions>(schema, options, context, async (o, ctx) => {
-    const source = await resolveDatasetSource(o, process.env, ctx.resolve);
+    const declared = context.projectsConfigurations?.projects[ctx.project]?.targets?.[ctx.target];
+    assertSourceDeclared(o as unknown as Record<string, unknown>, declared, context.configurationName);
+    const source = await resolveDatasetSource(o, process.env, ctx.resolve, ctx.resolve(FINGERPRINT_INDEX_DIR));
     const outDir = ctx.resolve(o.outputPath);
     if (o.format === 'npz') await setAsideNpz(outDir);
     const manifest = await prepareDataset({

@@ -1,6 +1,7 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { type EvaluateOptions, evaluateModel } from '../../lib/eval/evaluate-model';
 import { runStage } from '../../lib/nx/run-executor';
+import { producerOf } from '../../lib/nx/producer';
 import { requireBackendOptions } from '../../lib/vastai/backend-option';
 import { type VampToolOptions, vastaiEval } from '../../lib/vastai/stages';
 import schema from './schema.json';
@@ -14,7 +15,8 @@ export default async function vampEval(options: VampEvalOptions, context: Execut
     if (vastai) {
       await vastaiEval({ ...o, ...paths, vastai: { ...vastai, npzDir: vastai.npzDir ? ctx.resolve(vastai.npzDir) : undefined } });
     } else {
-      await evaluateModel({ ...o, ...paths });
+      const producers = { model: producerOf(context, o.model), dataset: producerOf(context, o.dataset) };
+      await evaluateModel({ ...o, ...paths, modelName: o.model, producers });
     }
   });
 }

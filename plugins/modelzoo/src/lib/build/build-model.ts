@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readJson, sha256, withAtomicDir, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
+import { readVerified } from '../common/verify';
 import { GEOMETRY_FILE, type GeometryJson } from '../dataset/manifest';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { type Model, decodeModel } from '../onnx/proto';
@@ -21,6 +22,8 @@ export interface BuildOptions {
   outputPath: string;
   /** int8 only: passed to the quantizer. */
   quantization?: Record<string, unknown>;
+  /** `project:target` that wrote `model` / `dataset`, named when an artefact fails its sha256 check. */
+  producers?: { model?: string; dataset?: string };
 }
 
 export const BUILD_MANIFEST = 'build.json';
@@ -48,7 +51,9 @@ export async function buildModel(o: BuildOptions, quantize?: Quantizer): Promise
   if (h !== dataset.shape[1] || w !== dataset.shape[2]) {
     throw new UserError(`model input is ${h}x${w} but dataset ${o.dataset} holds ${dataset.shape[1]}x${dataset.shape[2]} images`);
   }
-  const exported = await fs.readFile(path.join(o.model, MODEL_FILE));
+  // The bytes the card's sha256 vouches for, or nothing: a corrupted export must not be built and
+  // then cached under the card's hash.
+  const exported = await readVerified(path.join(o.model, MODEL_FILE), card.sha256, 'exported model', o.producers?.model);
   const folded = foldNormalization(decodeModel(exported, path.join(o.model, MODEL_FILE)), spec.normalize);
   let bytes: Uint8Array;
   let details: Record<string, unknown> = { optimization: o.optimization };
@@ -67,7 +72,8 @@ export async function buildModel(o: BuildOptions, quantize?: Quantizer): Promise
     precision: o.precision,
     model: 'model.onnx',
     sha256: sha256(bytes),
-    from: { file: path.join(o.model, MODEL_FILE), sha256: card.sha256 },
+    // The file name only: build.json is a cache input downstream and must not depend on the checkout's path.
+    from: { file: MODEL_FILE, sha256: card.sha256 },
     weights: card.weights,
     inputDtype: 'uint8',
     inputShape: card.input.shape,

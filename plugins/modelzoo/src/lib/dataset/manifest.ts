@@ -13,10 +13,16 @@ export interface DatasetManifest {
   classes: number;
   /** true when the built-in demo images were used instead of ImageNet val. */
   demo: boolean;
-  source: { dir: string; labels: string; fingerprint: string };
+  /**
+   * Content identity of the images and labels (lib/dataset/fingerprint.ts): no folder path, no time, so
+   * the same images anywhere give the same manifest and downstream cache keys.
+   */
+  source: { fingerprint: string };
   shards: { file: string; count: number; sha256: string }[];
   /** One line per image, datalist order: `relative/file.JPEG label`. */
   datalist: string;
+  /** sha256 of the datalist file (checked by the reader; absent in older outputs). */
+  datalistSha256?: string;
   /** Indices (into the datalist) of the class-balanced calibration subset. */
   calibration: {
     file: string;

@@ -8,7 +8,7 @@ import { Progress } from '../common/progress';
 import { PreprocessPool } from '../preprocess/pool';
 import type { GeometrySpec } from '../preprocess/spec';
 import { selectCalibration } from './calibration';
-import { fingerprintImageFolder } from './fingerprint';
+import { fingerprintDataset } from './fingerprint';
 import { readLabels, type LabelLine } from './labels';
 import { type DatasetManifest, GEOMETRY_FILE, geometryOf } from './manifest';
 import { ShardWriter } from './shard-writer';
@@ -31,7 +31,7 @@ export interface PrepareDatasetOptions {
   /** Skip unreadable/corrupt images (listed in manifest.skipped) instead of failing. */
   skipCorrupt?: boolean;
   demo?: boolean;
-  /** Source fingerprint to record; computed ('stat' mode) when absent. */
+  /** Content fingerprint of the source (fingerprintDataset) to record; computed when absent. */
   fingerprint?: string;
   /** Only the first `limit` label-file entries. */
   limit?: number;
@@ -56,7 +56,7 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
   let lines = await readLabels(opts.labelsFile, classes);
   if (opts.limit !== undefined && opts.limit > 0) lines = lines.slice(0, opts.limit);
   if (lines.length === 0) throw new UserError(`labels ${opts.labelsFile}: no images listed`);
-  const fingerprint = opts.fingerprint ?? (await fingerprintImageFolder(opts.imagesDir, opts.labelsFile, 'stat'));
+  const fingerprint = opts.fingerprint ?? (await fingerprintDataset(opts.imagesDir, opts.labelsFile)).fingerprint;
 
   return withAtomicDir(opts.outDir, async (tmp) => {
     const pool = new PreprocessPool({ geometry: opts.geometry, threads, mode: opts.preprocessMode });
@@ -130,9 +130,10 @@ export async function prepareDataset(opts: PrepareDatasetOptions): Promise<Datas
       count: kept.length,
       classes,
       demo: opts.demo ?? false,
-      source: { dir: opts.imagesDir, labels: opts.labelsFile, fingerprint },
+      source: { fingerprint },
       shards: shards.shards,
       datalist: 'datalist.txt',
+      datalistSha256: sha256(datalist),
       calibration: {
         file: 'calibration.txt',
         count: calib.length,
@@ -193,9 +194,12 @@ async function hashShardImages(
   return h.digest('hex');
 }
 
-/** The worker's message already names the file; a missing file gets a plainer message. */
+/**
+ * The worker's message already names the file; a missing file gets a plainer message. The image folder
+ * is cut from it: the reason lands in manifest.json, which must not depend on where the images live.
+ */
 function describeFailure(err: unknown, l: LabelLine, imagesDir: string): string {
   const msg = err instanceof Error ? err.message : String(err);
-  if (/ENOENT/.test(msg)) return `${path.join(imagesDir, l.file)}: file not found`;
-  return msg;
+  if (/ENOENT/.test(msg)) return `${l.file}: file not found`;
+  return msg.split(imagesDir + path.sep).join('');
 }

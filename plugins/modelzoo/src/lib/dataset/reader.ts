@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { readJson } from '../common/atomic';
+import { readJson, sha256 } from '../common/atomic';
+import { IntegrityError, verifyFile } from '../common/verify';
 import type { DatasetEntry, DatasetManifest } from './manifest';
 
 /**
@@ -19,12 +20,28 @@ export interface OpenDataset {
   close(): Promise<void>;
 }
 
-export async function openDataset(dir: string): Promise<OpenDataset> {
+export interface OpenDatasetOptions {
+  /** `project:target` that wrote the dataset, named in an integrity error's fix. */
+  producer?: string;
+}
+
+/**
+ * Every shard is checked against the sha256 the manifest records before any of its images is handed
+ * out: the first read of a shard streams it once through the hash (and into the page cache, which the
+ * image reads then hit), and the next shard is verified in the background while the caller works on
+ * this one, so a sequential evaluation pays for the hash on a core that would otherwise wait.
+ */
+export async function openDataset(dir: string, opts: OpenDatasetOptions = {}): Promise<OpenDataset> {
   const manifest = await readJson<DatasetManifest>(path.join(dir, 'manifest.json'), 'dataset');
   if (manifest.format !== 'modelzoo-uint8-chw/1') {
     throw new Error(`dataset ${dir}: unsupported format '${manifest.format}' (run dataset-prep again)`);
   }
-  const entries = parseDatalist(await fs.readFile(path.join(dir, manifest.datalist), 'utf8'), manifest.datalist);
+  const datalistFile = path.join(dir, manifest.datalist);
+  const datalistText = await fs.readFile(datalistFile, 'utf8');
+  if (manifest.datalistSha256 && sha256(datalistText) !== manifest.datalistSha256) {
+    throw new IntegrityError(datalistFile, 'dataset datalist', manifest.datalistSha256, sha256(datalistText), opts.producer);
+  }
+  const entries = parseDatalist(datalistText, manifest.datalist);
   if (entries.length !== manifest.count) {
     throw new Error(`dataset ${dir}: datalist has ${entries.length} entries, manifest says ${manifest.count}`);
   }
@@ -36,7 +53,21 @@ export async function openDataset(dir: string): Promise<OpenDataset> {
   });
   // Promises, not handles: concurrent reads of one shard must share a single open.
   const handles = new Map<number, Promise<fs.FileHandle>>();
-  const handle = (si: number) => {
+  const verified = new Map<number, Promise<void>>();
+  const verify = (si: number): Promise<void> => {
+    let v = verified.get(si);
+    if (!v) {
+      const s = manifest.shards[si]!;
+      v = verifyFile(path.join(dir, s.file), s.sha256, 'dataset shard', opts.producer);
+      // A background check nobody awaits yet must not become an unhandled rejection.
+      v.catch(() => undefined);
+      verified.set(si, v);
+    }
+    return v;
+  };
+  const handle = async (si: number) => {
+    await verify(si);
+    if (si + 1 < manifest.shards.length) void verify(si + 1);
     let h = handles.get(si);
     if (!h) {
       h = fs.open(path.join(dir, manifest.shards[si]!.file), 'r');
@@ -75,13 +106,18 @@ export async function openDataset(dir: string): Promise<OpenDataset> {
     readImages,
     batches,
     async calibrationIndices() {
-      const text = await fs.readFile(path.join(dir, manifest.calibration.file), 'utf8');
+      const file = path.join(dir, manifest.calibration.file);
+      const text = await fs.readFile(file, 'utf8');
+      if (sha256(text) !== manifest.calibration.sha256) {
+        throw new IntegrityError(file, 'dataset calibration list', manifest.calibration.sha256, sha256(text), opts.producer);
+      }
       return text
         .split('\n')
         .filter((l) => l.trim())
         .map((l) => Number(l));
     },
     async close() {
+      await Promise.all([...verified.values()].map((v) => v.catch(() => undefined)));
       await Promise.all([...handles.values()].map(async (h) => (await h).close()));
       handles.clear();
     },

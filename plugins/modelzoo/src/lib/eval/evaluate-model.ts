@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
+import { readVerified } from '../common/verify';
 import { BUILD_MANIFEST } from '../build/build-model';
 import { openDataset } from '../dataset/reader';
 import type { BuildManifest, EvalResult } from '../results';
@@ -15,20 +16,26 @@ export interface EvaluateOptions {
   /** Reference figures (e.g. the zoo table's) and the tolerance in points; only gated when set. */
   reference?: { top1: number; top5: number; tolerance: number };
   outputPath: string;
+  /** How eval.json names the model (the option as written, workspace-relative); default: `model`. */
+  modelName?: string;
+  /** `project:target` that wrote `model` / `dataset`, named when an artefact fails its sha256 check. */
+  producers?: { model?: string; dataset?: string };
 }
 
 /** Writes eval.json (EvalResult) and predictions.csv (file, label, top-5) into outputPath. */
 export async function evaluateModel(o: EvaluateOptions): Promise<EvalResult> {
   const build = await readJson<BuildManifest>(path.join(o.model, BUILD_MANIFEST), 'vamp-eval option model');
-  const ds = await openDataset(o.dataset);
+  // Read once, hashed in memory against build.json, and handed to ONNX Runtime as bytes.
+  const modelBytes = await readVerified(path.join(o.model, build.model), build.sha256, 'built model', o.producers?.model);
+  const ds = await openDataset(o.dataset, { producer: o.producers?.dataset });
   try {
     const all = ds.entries.map((_, i) => i);
     const indices = o.limit ? all.slice(0, o.limit) : all;
-    const run = await runEval({ model: path.join(o.model, build.model), dataset: ds, batch: o.batch, threads: o.threads, indices });
+    const run = await runEval({ model: modelBytes, dataset: ds, batch: o.batch, threads: o.threads, indices });
     const s = run.counter.summary();
     const result: EvalResult = {
       backend: 'onnxruntime',
-      model: o.model,
+      model: o.modelName ?? o.model,
       precision: build.precision,
       weights: build.weights,
       demoData: ds.manifest.demo,

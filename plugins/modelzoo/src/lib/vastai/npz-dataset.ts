@@ -20,7 +20,8 @@ const NPZ_DIR = 'npz';
 export interface NpzDatasetManifest {
   format: 'modelzoo-vamp-npz/1';
   /** Identity of the prepared dataset the files were written from. */
-  source: { dir: string; key: string };
+  /** No folder path: this file is a cache input downstream and must not change with the checkout's path. */
+  source: { key: string };
   shape: [number, number, number];
   count: number;
   datalist: string;
@@ -64,11 +65,11 @@ export async function writeNpzDataset(ds: OpenDataset, outDir: string, opts: Npz
   // A directory filled from another dataset would be "resumed" into a mix of both: refuse it.
   const previous = await readJson<NpzDatasetManifest>(path.join(root, NPZ_MANIFEST), 'npz dataset').catch(() => undefined);
   if (previous && previous.source.key !== key) {
-    throw new UserError(`${root} holds npz files written from another dataset (${previous.source.dir}); remove it or choose another output directory`);
+    throw new UserError(`${root} holds npz files written from another dataset; remove it or choose another output directory`);
   }
   const manifest: NpzDatasetManifest = {
     format: 'modelzoo-vamp-npz/1',
-    source: { dir: ds.dir, key },
+    source: { key },
     shape,
     count: indices.length,
     datalist: NPZ_DATALIST,
