@@ -44,7 +44,7 @@ export function weightsTable(): string {
     const p = v.pretrained!;
     const sum = p.sha256
       ? `\`${p.sha256}\`${p.sha256.length < 64 ? ' (prefix in the file name)' : ''}`
-      : 'none published: pin one (`weights.sha256`) before `-c pretrained` runs';
+      : 'none published: pinned on first use in `models/weights.lock.json`';
     lines.push(`| ${v.row} | ${p.url} | ${sum} |`);
   }
   return lines.join('\n');

@@ -1,16 +1,16 @@
-// Writes models/mobilenetv2/<row>/project.json for every seed row (the same config the `variant`
-// generator writes). test/unit/seed-projects.test.ts fails when the committed files drift from this.
+// Writes models/mobilenetv2/<row>/project.json for every seed row: the row's short declaration
+// (metadata.modelzoo.variant), from which the plugin infers every target (src/plugins/variants.ts).
+// test/unit/seed-projects.test.ts fails when the committed files drift from the seed table.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MOBILENETV2_SEED } from '../plugins/modelzoo/src/lib/nx/seed-table';
-import { variantProject } from '../plugins/modelzoo/src/lib/nx/variant-project';
+import { declarationProjectJson, specToDeclaration } from '../plugins/modelzoo/src/lib/nx/declaration';
+import { MOBILENETV2_SEED, OFFICIAL_ROW } from '../plugins/modelzoo/src/lib/nx/seed-table';
 
 export function seedProjectFiles(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const v of MOBILENETV2_SEED) {
     const root = `models/${v.model}/${v.row}`;
-    const { root: _root, ...config } = variantProject(v, root);
-    const json = { $schema: '../../../node_modules/nx/schemas/project-schema.json', ...config };
+    const json = declarationProjectJson(specToDeclaration(v, OFFICIAL_ROW[v.row]), '../../../node_modules/nx/schemas/project-schema.json');
     files[`${root}/project.json`] = JSON.stringify(json, null, 2) + '\n';
   }
   return files;

@@ -31,12 +31,13 @@ let port = 0;
 const served: string[] = [];
 const ckpt: Record<'a' | 'b', string> = { a: '', b: '' };
 const sha: Record<'a' | 'b', string> = { a: '', b: '' };
-const env = () => ({ MODELZOO_IMAGENET_VAL: images, MODELZOO_CACHE_DIR: cacheDir });
+// Frozen: an unpinned URL is refused here (pin on first use is tested in test/unit/weights-lock.test.ts).
+const env = () => ({ MODELZOO_IMAGENET_VAL: images, MODELZOO_CACHE_DIR: cacheDir, MODELZOO_WEIGHTS_FROZEN: '1' });
 const hostile = Buffer.from('\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00echoq\x01\x85q\x02Rq\x03.', 'latin1');
 
 /** Real nx, asynchronously: the HTTP server lives in this process, so spawnSync would starve it. */
-function nxAsync(args: string[]): Promise<{ status: number; output: string }> {
-  const child = ws.nxSpawn(args, env());
+function nxAsync(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ status: number; output: string }> {
+  const child = ws.nxSpawn(args, { ...env(), ...extra });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -81,7 +82,7 @@ before(async () => {
 
   server = http.createServer((req, res) => {
     served.push(req.url ?? '');
-    const file = req.url === '/weights/mobilenet_v2-x0.5.pth' ? ckpt.a : undefined;
+    const file = req.url === '/weights/mobilenet_v2-x0.5.pth' || req.url === '/unpublished/mobilenet_v2-x0.5.pth' ? ckpt.a : undefined;
     if (!file) {
       res.writeHead(404).end();
       return;
@@ -119,6 +120,12 @@ before(async () => {
   addVariant('badsum', { checkpoint: { weights: { url, sha256: 'deadbeef' + '0'.repeat(56) } } });
   addVariant('offline', { checkpoint: { weights: { url: 'http://127.0.0.1:1/mobilenet_v2.pth', sha256: sha.a } } });
   addVariant('unpinned', { checkpoint: { weights: { url } as any } });
+  // A row whose publisher gives no checksum, declared the short way (targets inferred by the plugin).
+  ws.writeJson('models/mobilenetv2/pin/project.json', {
+    name: 'mobilenetv2-pin',
+    metadata: { modelzoo: { variant: { model: 'mobilenetv2', row: 'pin', preprocess: 'torchvision', width: 0.5, classes: 10,
+      pretrained: { url: `http://127.0.0.1:${port}/unpublished/mobilenet_v2-x0.5.pth`, sha256: null, format: 'torchvision' } } } },
+  });
 });
 
 after(async () => {
@@ -226,7 +233,7 @@ test('a missing file, a bad checksum, an unreachable host and an unpinned URL fa
     ['missing', /option 'weights': weights file .*weights\/nope\.pth does not exist/],
     ['badsum', /option 'weights': weights http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth: checksum mismatch: expected sha256 deadbeef0+, got [0-9a-f]{64}/],
     ['offline', /option 'weights': weights http:\/\/127\.0\.0\.1:1\/mobilenet_v2\.pth: cannot download \(ECONNREFUSED\).*offline/],
-    ['unpinned', /option 'weights': http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth has no sha256/],
+    ['unpinned', /option 'weights': weights http:\/\/127\.0\.0\.1:\d+\/weights\/mobilenet_v2-x0\.5\.pth: no checksum is published and none is pinned in models\/weights\.lock\.json; frozen mode/],
   ];
   for (const [row, re] of cases) {
     const r = await nxAsync(['run', `mobilenetv2-${row}:onnx-export`]);
@@ -237,4 +244,31 @@ test('a missing file, a bad checksum, an unreachable host and an unpinned URL fa
   }
   // A bad download never lands under its final name in the cache.
   assert.ok(!fs.readdirSync(cacheDir).some((f) => f.startsWith('deadbeef')));
+});
+
+test("-c pretrained pins unpublished weights on first use in models/weights.lock.json, then verifies; frozen mode refuses them unpinned", { skip, timeout: 300_000 }, async () => {
+  const lockFile = path.join(ws.root, 'models/weights.lock.json');
+  const url = `http://127.0.0.1:${port}/unpublished/mobilenet_v2-x0.5.pth`;
+  const frozen = await nxAsync(['run', 'mobilenetv2-pin:onnx-export:pretrained']);
+  assert.notEqual(frozen.status, 0, frozen.output);
+  assert.match(frozen.output, /no checksum is published and none is pinned in models\/weights\.lock\.json; frozen mode/);
+  assert.ok(!fs.existsSync(lockFile));
+  assert.ok(!served.includes('/unpublished/mobilenet_v2-x0.5.pth'));
+
+  const first = await nxAsync(['run', 'mobilenetv2-pin:onnx-export:pretrained'], { MODELZOO_WEIGHTS_FROZEN: '0' });
+  assert.equal(first.status, 0, first.output);
+  assert.match(first.output, new RegExp(`pinned on first use: sha256 ${sha.a}`));
+  assert.equal(JSON.parse(fs.readFileSync(lockFile, 'utf8')).weights[url].sha256, sha.a);
+  assert.equal(ws.readJson('dist/models/mobilenetv2/pin/export/model-card.json').details.checkpoint.weights.sha256, sha.a);
+  assert.equal(served.filter((u) => u === '/unpublished/mobilenet_v2-x0.5.pth').length, 1);
+
+  // The lock is an input of the export: the pin reruns it once (verified against the pin, from the
+  // download cache, frozen now), then it is a cache hit.
+  const second = await nxAsync(['run', 'mobilenetv2-pin:onnx-export:pretrained']);
+  assert.equal(second.status, 0, second.output);
+  assert.equal(taskRuns(second.output).get('mobilenetv2-pin:onnx-export'), 'ran', second.output);
+  assert.doesNotMatch(second.output, /pinned on first use/);
+  const third = await nxAsync(['run', 'mobilenetv2-pin:onnx-export:pretrained']);
+  assert.equal(taskRuns(third.output).get('mobilenetv2-pin:onnx-export'), 'cache', third.output);
+  assert.equal(served.filter((u) => u === '/unpublished/mobilenet_v2-x0.5.pth').length, 1);
 });

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { REPO_ROOT } from './shared';
 import { type VariantSpec, variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-project';
+import { declarationProjectJson, specToDeclaration } from '../../plugins/modelzoo/src/lib/nx/declaration';
 
 /**
  * A throwaway Nx workspace that uses this repo's plugin, nx.json and tools through symlinks, with its
@@ -56,7 +57,9 @@ export function createTempWorkspace(name = 'nx-e2e'): TempWorkspace {
   return {
     root,
     nx(args, env) {
-      const r = spawnSync(process.execPath, [nxBin, ...args, '--outputStyle=stream'], {
+      // Generators take no --outputStyle (Nx refuses options their schema lacks).
+      const style = args[0] === 'g' || args[0] === 'generate' ? [] : ['--outputStyle=stream'];
+      const r = spawnSync(process.execPath, [nxBin, ...args, ...style], {
         cwd: root,
         env: baseEnv(env),
         encoding: 'utf8',
@@ -127,17 +130,20 @@ export function taskRuns(output: string): Map<string, 'cache' | 'ran'> {
 }
 
 /**
- * A small, fast MobileNetV2 variant project (width 0.25, 10 classes, short benchmarks, 8 calibration
- * images) at models/mobilenetv2/<row>, shaped exactly as the variant generator writes it.
+ * A small, fast MobileNetV2 variant (width 0.25, 10 classes, short benchmarks, 8 calibration images) at
+ * models/mobilenetv2/<row>: the short declaration the variant generator writes, from which the plugin
+ * infers the targets, plus explicit option overrides that Nx merges over the inferred ones.
  */
 export function writeTestVariant(ws: TempWorkspace, row: string, preprocess: string, extra: Partial<VariantSpec> = {}): void {
   const root = `models/mobilenetv2/${row}`;
-  const p = variantProject({ model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra }, root) as any;
-  for (const s of ['', '-int8']) {
-    Object.assign(p.targets[`vamp-bench${s}`].options, { batch: [2], warmup: 1, iterations: 3, threads: 1 });
-    Object.assign(p.targets[`vamp-eval${s}`].options, { batch: 4, threads: 1 });
+  const spec: VariantSpec = { model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra };
+  // Overrides only for targets the inferred shape has (an override of a target it lacks has no executor).
+  const inferred = variantProject(spec, root).targets!;
+  const targets: Record<string, { options: Record<string, unknown> }> = {};
+  for (const [name, t] of Object.entries(inferred)) {
+    if (t.executor === '@modelzoo/nx-plugin:vamp-bench') targets[name] = { options: { batch: [2], warmup: 1, iterations: 3, threads: 1 } };
+    if (t.executor === '@modelzoo/nx-plugin:vamp-eval') targets[name] = { options: { batch: 4, threads: 1 } };
   }
-  p.targets['vamc-build-int8'].options.quantization = { calibration_count: 8 };
-  delete p.root;
-  ws.writeJson(`${root}/project.json`, p);
+  if (inferred['vamc-build-int8']) targets['vamc-build-int8'] = { options: { quantization: { calibration_count: 8 } } };
+  ws.writeJson(`${root}/project.json`, { ...declarationProjectJson(specToDeclaration(spec), '../../../node_modules/nx/schemas/project-schema.json'), targets });
 }

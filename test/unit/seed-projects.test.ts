@@ -3,34 +3,60 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { seedProjectFiles } from '../../tools/write-seed-projects';
+import { createNodes } from '../../plugins/modelzoo/src/plugins/variants';
 import { REPO_ROOT } from '../helpers/shared';
 
-test('committed seed project.json files equal what the variant generator logic writes', () => {
+/** What the plugin infers for the committed models/ tree: project name -> configuration. */
+async function inferred(): Promise<Record<string, any>> {
+  const files = [...fs.readdirSync(path.join(REPO_ROOT, 'models'), { recursive: true }) as string[]]
+    .filter((f) => path.basename(f) === 'project.json')
+    .map((f) => `models/${f.split(path.sep).join('/')}`);
+  const results = await createNodes[1](files, undefined, { workspaceRoot: REPO_ROOT, nxJsonConfiguration: {} });
+  const out: Record<string, any> = {};
+  for (const [, r] of results) for (const [root, p] of Object.entries(r.projects ?? {})) out[p.name!] = { root, ...p };
+  return out;
+}
+
+test('committed seed project.json files are the short declarations the seed table gives (at most 40 lines)', () => {
   const files = seedProjectFiles();
   assert.equal(Object.keys(files).length, 11);
   for (const [file, text] of Object.entries(files)) {
     const committed = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8');
     assert.equal(committed, text, `${file} drifted: run npx tsx tools/write-seed-projects.ts`);
+    assert.ok(text.split('\n').length - 1 <= 40, `${file}: ${text.split('\n').length - 1} lines`);
+    assert.equal(JSON.parse(text).targets, undefined, `${file}: targets are inferred, not written`);
   }
 });
 
-test('every seed row has the zoo figures and a dataset target matching its preprocessing geometry', () => {
-  for (const text of Object.values(seedProjectFiles())) {
-    const p = JSON.parse(text);
+test('every seed row gets every stage inferred, each with a description, and the dataset project one prep target per geometry', async () => {
+  const projects = await inferred();
+  const ds = projects['imagenet-val'];
+  assert.deepEqual(Object.keys(ds.targets).sort(), ['dataset-prep-cv2-bilinear', 'dataset-prep-pil-bicubic', 'dataset-prep-pil-bilinear']);
+  for (const file of Object.keys(seedProjectFiles())) {
+    const name = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, file), 'utf8')).name;
+    const p = projects[name];
+    assert.ok(p, `${name} inferred`);
     assert.ok(p.metadata.zoo.top1 > 50);
+    assert.ok(p.tags.includes('variant'));
+    for (const t of ['onnx-export', 'vamc-build', 'vamc-build-int8', 'vamp-bench', 'vamp-eval', 'vamp-eval-int8']) assert.ok(p.targets[t], `${name}:${t}`);
+    for (const [t, c] of Object.entries<any>(p.targets)) {
+      assert.match(c.metadata?.description ?? '', /\w/, `${name}:${t} has no description`);
+      if (t !== 'onnx-export') assert.ok(c.configurations.vastai, `${name}:${t} has no vastai configuration`);
+    }
     const dep = p.targets['vamc-build'].dependsOn[1];
-    const ds = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models/datasets/imagenet-val/project.json'), 'utf8'));
     const target = ds.targets[dep.target];
     assert.ok(target, `dataset target ${dep.target} missing`);
     assert.equal(target.options.outputPath, p.targets['vamc-build'].options.dataset);
+    assert.equal(target.configurations.vastai.outputPath, p.targets['vamc-build'].configurations.vastai.dataset);
   }
 });
 
 test("every seed row defaults to builtin random-init and names its official weights in the 'pretrained' configuration", async () => {
   const { OFFICIAL_WEIGHTS } = await import('../../plugins/modelzoo/src/lib/checkpoints/official');
+  const projects = await inferred();
   const urls = new Set<string>();
-  for (const text of Object.values(seedProjectFiles())) {
-    const t = JSON.parse(text).targets['onnx-export'];
+  for (const p of Object.values(projects).filter((p) => p.tags?.includes('variant'))) {
+    const t = p.targets['onnx-export'];
     assert.equal(t.options.source, 'builtin');
     assert.match(t.metadata.description, /random-init/);
     const c = t.configurations.pretrained;
@@ -40,8 +66,12 @@ test("every seed row defaults to builtin random-init and names its official weig
     assert.equal(c.weights.sha256, official.sha256);
     assert.equal(c.format, official.format);
     assert.equal(t.options.width, official.width);
-    // Honest about checksums: null (and said so) where the publisher gives none.
-    if (official.sha256 === null) assert.match(t.metadata.description, /no published checksum/);
+    // Honest about checksums: null (and said so) where the publisher gives none, and then the lock
+    // file that pins it on first use is an input of the export.
+    if (official.sha256 === null) {
+      assert.match(t.metadata.description, /no published checksum: pinned on first use in models\/weights\.lock\.json/);
+      assert.deepEqual(t.inputs, ['{workspaceRoot}/models/weights.lock.json']);
+    } else assert.equal(t.inputs, undefined);
     urls.add(c.weights.url);
   }
   assert.equal(urls.size, 11, 'every row has its own weights');

@@ -131,3 +131,25 @@ function download(url: string, file: string, timeoutMs: number, redirects = 5): 
     });
   });
 }
+
+/**
+ * First use of weights whose publisher gives no checksum (weights-lock.ts pins what this returns):
+ * downloads into the cache under the name resolveWeights gives that sha256, so the verified
+ * resolveWeights({ url, sha256 }) that follows finds it instead of downloading again.
+ */
+export async function downloadUnpinned(url: string, opts: ResolveOptions = {}): Promise<{ file: string; sha256: string; size: number }> {
+  if (!isUrl(url)) throw new UserError(`weights ${url}: expected an http(s) URL`);
+  const dir = opts.cacheDir ?? defaultCacheDir();
+  await fs.mkdir(dir, { recursive: true });
+  const base = decodeURIComponent(new URL(url).pathname.split('/').pop() || 'weights').replace(/[^\w.+-]/g, '_');
+  const tmp = path.join(dir, `unpinned-${process.pid}-${Date.now().toString(36)}-${base}`);
+  try {
+    const sha = await download(url, tmp, opts.timeoutMs ?? 60_000);
+    const size = (await fs.stat(tmp)).size;
+    const file = path.join(dir, `${sha.slice(0, 16)}-${base}`);
+    await fs.rename(tmp, file);
+    return { file, sha256: sha, size };
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}

@@ -9,10 +9,11 @@ import { type FrameworkExportOptions, runFrameworkExporter } from '../checkpoint
 import { loadCheckpoint } from '../checkpoints/load';
 import { CHECKPOINT_FORMATS, type CheckpointFormat } from '../checkpoints/mobilenetv2-keys';
 import { resolveWeights } from '../checkpoints/weights';
+import { pinnedWeights } from '../checkpoints/weights-lock';
 import { encodeModel } from '../onnx/proto';
 
 /** onnx-export `weights` for source 'checkpoint': a local path (workspace-relative or absolute) or a pinned URL. */
-export type CheckpointWeights = string | { url: string; sha256?: string };
+export type CheckpointWeights = string | { url: string; sha256?: string | null };
 
 /** Options of the framework exporters that the native exporter does not need. */
 export interface FrameworkToolOptions {
@@ -79,16 +80,18 @@ export function weightsName(spec: CheckpointWeights, file: string): string {
  * the safe readers, and export it natively (default) or with the framework's own exporter.
  */
 export async function exportCheckpoint(o: CheckpointExportOptions): Promise<CheckpointExport> {
-  const spec = o.weights;
+  let spec = o.weights;
   if (spec === undefined || spec === '') throw new UserError(`option 'weights' is required when source is 'checkpoint' (a local path, or { url, sha256 })`);
   if (o.format !== undefined && !CHECKPOINT_FORMATS.includes(o.format)) {
     throw new UserError(`option 'format' must be one of ${CHECKPOINT_FORMATS.join(', ')}`);
   }
-  if (typeof spec === 'object' && (spec.sha256 === undefined || spec.sha256 === null || spec.sha256 === '')) {
-    throw new UserError(
-      `option 'weights': ${spec.url} has no sha256. Its publisher gives no checksum, so the download cannot be verified: ` +
-        `download it once from a trusted network, check it, and pin its sha256 (weights.sha256), or set weights to the local file's path`,
-    );
+  // No published checksum: pinned on first use in models/weights.lock.json (refused in frozen mode).
+  if (typeof spec === 'object' && !spec.sha256) {
+    try {
+      spec = await pinnedWeights(spec, { workspaceRoot: o.baseDir ?? process.cwd(), cacheDir: o.cacheDir });
+    } catch (err) {
+      throw optionError(err, `option 'weights'`);
+    }
   }
   let file: string;
   try {

@@ -1,6 +1,7 @@
 import type { TargetConfiguration } from '@nx/devkit';
 import type { CheckpointFormat } from '../checkpoints/mobilenetv2-keys';
 import type { CheckpointWeights } from './checkpoint-source';
+import { WEIGHTS_LOCK_FILE } from '../checkpoints/weights-lock';
 
 /** A variant whose default export reads a checkpoint (a local path or a pinned URL). */
 export interface CheckpointSpec {
@@ -38,6 +39,8 @@ export interface ExportTargetSpec {
   classes?: number;
   /** The variant's own checkpoint: its onnx-export reads it by default instead of the builtin graph. */
   checkpoint?: CheckpointSpec;
+  /** An existing ONNX classifier (source 'onnx'): its onnx-export copies and cards it. */
+  onnxFile?: string;
   /** The row's official weights: onnx-export's `pretrained` configuration. */
   pretrained?: PretrainedSpec;
 }
@@ -57,7 +60,7 @@ const shellArg = (s: string) => (/^[\w./@:+-]+$/.test(s) ? s : `'${s.replace(/'/
  */
 export function onnxExportTarget(v: ExportTargetSpec, outputPath: string): TargetConfiguration {
   const options: Record<string, unknown> = {
-    source: v.checkpoint ? 'checkpoint' : 'builtin',
+    source: v.onnxFile !== undefined ? 'onnx' : v.checkpoint ? 'checkpoint' : 'builtin',
     model: v.model,
     variant: v.row,
     preprocess: v.preprocess,
@@ -68,9 +71,10 @@ export function onnxExportTarget(v: ExportTargetSpec, outputPath: string): Targe
     if (v.checkpoint.exporter) options['exporter'] = v.checkpoint.exporter;
     if (v.checkpoint.python) options['python'] = v.checkpoint.python;
   }
-  options['width'] = v.width;
+  if (v.onnxFile !== undefined) options['file'] = v.onnxFile;
+  else options['width'] = v.width;
   options['outputPath'] = outputPath;
-  if (!v.checkpoint) {
+  if (!v.checkpoint && v.onnxFile === undefined) {
     if (v.rounding && v.rounding !== 'torchvision') options['rounding'] = v.rounding;
     if (v.padding && v.padding !== 'symmetric') options['padding'] = v.padding;
     if (v.bnEpsilon !== undefined) options['bnEpsilon'] = v.bnEpsilon;
@@ -88,19 +92,27 @@ export function onnxExportTarget(v: ExportTargetSpec, outputPath: string): Targe
       [PRETRAINED_CONFIGURATION]: { source: 'checkpoint', weights: { url: p.url, sha256: p.sha256 }, format: p.format },
     };
   }
-  const description = v.checkpoint
+  const description = v.onnxFile !== undefined
+    ? `Copies and cards the ONNX model ${v.onnxFile}.`
+    : v.checkpoint
     ? `Exports the checkpoint ${typeof v.checkpoint.weights === 'string' ? v.checkpoint.weights : v.checkpoint.weights.url}.`
     : 'Default: the builtin MobileNetV2 with deterministic random-init weights (offline; chance-level accuracy; labelled random-init).';
   const pre = p
     ? ` -c ${PRETRAINED_CONFIGURATION}: the official ${p.format} weights ${p.url} (${
-        p.sha256 ? `published sha256 ${p.sha256}${p.sha256.length < 64 ? '…' : ''}` : 'no published checksum: pin weights.sha256 before use'
+        p.sha256 ? `published sha256 ${p.sha256}${p.sha256.length < 64 ? '…' : ''}` : `no published checksum: pinned on first use in ${WEIGHTS_LOCK_FILE}`
       }).`
     : '';
   target.metadata = { description: description + pre };
 
-  const local = [v.checkpoint?.weights].filter((w): w is string => typeof w === 'string');
-  if (local.length > 0) {
-    target.inputs = ['plugin', { runtime: `node tools/fingerprint.mjs weights ${local.map(shellArg).join(' ')}` }];
+  const local = [v.checkpoint?.weights, v.onnxFile].filter((w): w is string => typeof w === 'string');
+  // Weights without a published checksum are pinned in the lock file on first use: a pin change reruns the export.
+  const unpinned = [v.checkpoint?.weights, p && { url: p.url, sha256: p.sha256 }].some((w) => typeof w === 'object' && w !== null && !w.sha256);
+  if (local.length > 0 || unpinned) {
+    target.inputs = [
+      'plugin',
+      ...(unpinned ? [`{workspaceRoot}/${WEIGHTS_LOCK_FILE}`] : []),
+      ...(local.length > 0 ? [{ runtime: `node tools/fingerprint.mjs weights ${local.map(shellArg).join(' ')}` }] : []),
+    ];
   }
   return target;
 }

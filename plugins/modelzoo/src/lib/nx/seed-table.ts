@@ -3,7 +3,7 @@ import type { PretrainedSpec } from '../export/export-target';
 import type { VariantSpec } from './variant-project';
 
 /** Seed row -> OFFICIAL_WEIGHTS row (the publisher's own name for the checkpoint). */
-const OFFICIAL_ROW: Record<string, string> = {
+export const OFFICIAL_ROW: Record<string, string> = {
   torchvision: 'torchvision-mobilenet_v2',
   timm: 'timm-mobilenetv2_100',
   mmcls: 'mmcls-mobilenet_v2',
