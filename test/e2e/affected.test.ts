@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../helpers/shared';
 // (`nx show projects --affected --withTarget vamp-eval`) and the report job select for each kind of change.
 let ws: TempWorkspace;
 let base: string;
-const PIL = ['mobilenetv2-tv', 'mobilenetv2-keras']; // pil-bilinear
+const PIL = ['mobilenetv2-tv', 'mobilenetv2-keras', 'mobilenetv2-timm']; // pil-bilinear, pil-bicubic
 const CV2 = ['mobilenetv2-mm']; // cv2-bilinear
 const ALL = [...PIL, ...CV2].sort();
 
@@ -57,6 +57,7 @@ before(() => {
   fs.writeFileSync(path.join(ws.root, 'README.md'), '# zoo\n');
   writeTestVariant(ws, 'tv', 'torchvision');
   writeTestVariant(ws, 'keras', 'keras', { padding: 'tf-same', bnEpsilon: 0.001 });
+  writeTestVariant(ws, 'timm', 'timm');
   writeTestVariant(ws, 'mm', 'mmcls');
   fs.appendFileSync(path.join(ws.root, '.gitignore'), 'tools\n');
   git('init', '-q', '-b', 'main');
