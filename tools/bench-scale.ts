@@ -160,6 +160,8 @@ async function main() {
         disk: { datasetBytes: dsBytes, datasetGB: +(dsBytes / 1e9).toFixed(3), bytesPerImage: Math.round(dsBytes / n) },
         loadavg1: [load0, os.loadavg()[0]],
       });
+      // Each N as it completes (a long run interrupted later still leaves its figures).
+      process.stderr.write(`[bench-scale] ${JSON.stringify(runs.at(-1))}\n`);
       if (!values.keep) fs.rmSync(work, { recursive: true, force: true });
     }
     const per = runs.map((r) => ({ n: r.n, prepSPerImage: r.stages.prep.wallS / r.n, evalSPerImage: r.stages.eval.wallS / r.n }));
