@@ -50,7 +50,9 @@ async function runStage(stage: string, work: string, concurrency: number, thread
         optimization: 'basic', outputPath: path.join(work, 'build-int8') },
       int8Quantizer,
     );
-    return { calibrationImages: (b as any).quantization?.calibration?.count ?? (b as any).calibration?.count ?? null };
+    // The class-balanced subset prep selected; the quantizer calibrates on up to calibration_count (1000) of it.
+    const calib = JSON.parse(fs.readFileSync(path.join(work, 'ds', 'calibration.json'), 'utf8')) as { count: number };
+    return { calibrationImages: Math.min(calib.count, 1000), precision: b.precision };
   }
   if (stage === 'fp32') {
     const { buildModel } = await import(path.join(LIB, 'build', 'build-model'));
