@@ -140,7 +140,7 @@ async function main() {
   }
   const ns = values.n!.map(Number).sort((a, b) => a - b);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scale-'));
-  const runs = [];
+  const runs: { n: number; stages: Record<string, any>; [k: string]: unknown }[] = [];
   try {
     for (const n of ns) {
       const work = path.join(root, `n${n}`);
@@ -166,7 +166,13 @@ async function main() {
       process.stderr.write(`[bench-scale] ${JSON.stringify(runs.at(-1))}\n`);
       if (!values.keep) fs.rmSync(work, { recursive: true, force: true });
     }
-    const per = runs.map((r) => ({ n: r.n, prepSPerImage: r.stages.prep.wallS / r.n, evalSPerImage: r.stages.eval.wallS / r.n }));
+    // Linear in N: the largest N's per-image cost over the smallest's (1.0 = perfectly linear). CPU
+    // seconds are the robust figure on a shared machine (other load stretches wall time, not CPU time).
+    const perImage = (r: { n: number; stages: Record<string, any> }, stage: string, key: 'wallS' | 'cpuS') => r.stages[stage][key] / r.n;
+    const linearity = (key: 'wallS' | 'cpuS') =>
+      runs.length > 1
+        ? Object.fromEntries(['prep', 'eval'].map((s) => [s, +(perImage(runs.at(-1)!, s, key) / perImage(runs[0]!, s, key)).toFixed(3)]))
+        : null;
     console.log(
       JSON.stringify(
         {
@@ -176,11 +182,8 @@ async function main() {
           concurrency,
           threads,
           runs,
-          // Linear in N: the per-image time of the largest N over the smallest's (1.0 = perfectly linear).
-          linearity:
-            per.length > 1
-              ? { prep: +(per.at(-1)!.prepSPerImage / per[0]!.prepSPerImage).toFixed(3), eval: +(per.at(-1)!.evalSPerImage / per[0]!.evalSPerImage).toFixed(3) }
-              : null,
+          linearityWall: linearity('wallS'),
+          linearityCpu: linearity('cpuS'),
         },
         null,
         2,
