@@ -134,3 +134,22 @@ test('on another machine identity clone B reruns the benchmarks only (and upload
   const newPuts = cache.requests().slice(before).filter((q) => q.method === 'PUT' && q.status === 200);
   assert.equal(newPuts.length, BENCH.length, JSON.stringify(cache.requests().slice(before)));
 });
+
+test("a pull request's read-only token replays main's entries and can write none (403), without failing the run", () => {
+  const c = clone('clone-c-pr');
+  scratch.push(c.root);
+  const file = 'models/mobilenetv2/tv/project.json';
+  const p = c.readJson(file);
+  p.targets['vamp-eval'] = { ...p.targets['vamp-eval'], options: { ...p.targets['vamp-eval']?.options, batch: 3 } };
+  c.writeJson(file, p);
+  const before = cache.requests().length;
+  const r = c.nx(['run-many', '-t', 'vamp-eval'], env(c, imagesB, { NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: cache.readOnlyToken }));
+  assert.equal(r.status, 0, r.output);
+  const got = runs(r.output);
+  // The changed option is in the variant's project config, which every one of its tasks hashes.
+  assert.equal(got.get(PREP), 'remote', r.output);
+  assert.equal(got.get(`${VARIANT}:vamp-eval`), 'ran', r.output);
+  const puts = cache.requests().slice(before).filter((q) => q.method === 'PUT');
+  assert.ok(puts.length > 0, 'the run tried to upload what it computed');
+  assert.deepEqual([...new Set(puts.map((q) => q.status))], [403], JSON.stringify(puts));
+});
