@@ -153,3 +153,18 @@ test("a pull request's read-only token replays main's entries and can write none
   assert.ok(puts.length > 0, 'the run tried to upload what it computed');
   assert.deepEqual([...new Set(puts.map((q) => q.status))], [403], JSON.stringify(puts));
 });
+
+test('a dataset prepared with --skip-remote-cache stays out of the remote cache, also when later runs hit it locally', async () => {
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'images-local-only-'));
+  scratch.push(own);
+  await writeImageFolder(own, 9, 10);
+  const before = cache.requests().length;
+  const first = a.nx(['run', PREP, '--skip-remote-cache'], env(a, own));
+  assert.equal(first.status, 0, first.output);
+  assert.equal(runs(first.output).get(PREP), 'ran', first.output);
+  assert.deepEqual(cache.requests().slice(before), [], 'no request at all with --skip-remote-cache');
+  const again = a.nx(['run', PREP], env(a, own));
+  assert.equal(again.status, 0, again.output);
+  assert.equal(runs(again.output).get(PREP), 'local', again.output);
+  assert.deepEqual(cache.requests().slice(before).filter((q) => q.method === 'PUT'), [], 'a local hit is not uploaded');
+});
