@@ -6,7 +6,9 @@
 //            label bytes + every listed image's name and sha256 (lib/dataset/fingerprint.ts, with the
 //            per-file index in .modelzoo/fingerprint-index). Nx runtime inputs see no options, so the
 //            targets come from the project graph Nx has just computed (.nx/workspace-data).
-//   machine  CPU model, core count, platform and host: a benchmark figure belongs to one machine.
+//   machine  CPU model, core count, cgroup CPU quota, platform, host and MODELZOO_MACHINE_LABEL: a
+//            benchmark figure belongs to one machine (and one CPU allowance: a container capped at
+//            2 CPUs on a 64-core host measures something else than the whole host).
 //   file P.. sha256 of files (e.g. an ONNX model outside the workspace).
 //   weights P..  sha256 of onnx-export checkpoint files (local `weights`): content only, so the same
 //            file hashes the same wherever it lives.
@@ -131,6 +133,16 @@ async function datasetFingerprint(h) {
   await recordRuntimeFingerprints(indexDir, seen);
 }
 
+/** cgroup v2 cpu.max ("max 100000" or "200000 100000") or v1 quota; "none" outside a cgroup. */
+function cgroupCpuQuota() {
+  for (const f of ['/sys/fs/cgroup/cpu.max', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us']) {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {}
+  }
+  return 'none';
+}
+
 if (mode === 'dataset') {
   const h = createHash('sha256');
   await datasetFingerprint(h);
@@ -139,6 +151,7 @@ if (mode === 'dataset') {
   const h = createHash('sha256');
   const cpus = os.cpus();
   h.update(`${os.hostname()}|${cpus[0]?.model}|${os.availableParallelism?.() ?? cpus.length}|${os.platform()}-${os.arch()}`);
+  h.update(`|${cgroupCpuQuota()}|${process.env.MODELZOO_MACHINE_LABEL ?? ''}`);
   process.stdout.write(h.digest('hex') + '\n');
 } else if ((mode === 'file' || mode === 'weights') && args.length > 0) {
   // Content only (no path): a missing or unreadable file fails closed; onnx-export then runs and names

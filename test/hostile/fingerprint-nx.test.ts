@@ -128,6 +128,8 @@ test('a dataset folder given on the command line is refused (the cache input can
   assert.deepEqual(cacheEntries(), before);
 });
 
+// Each case's folder holds images no earlier folder held: the same content elsewhere is the same dataset (a hit).
+let images = 9;
 for (const [name, breakIt, expect] of [
   [
     'a dangling symlink',
@@ -150,7 +152,7 @@ for (const [name, breakIt, expect] of [
 ] as const) {
   test(`${name} in the dataset fails the task with the reason, twice, and caches nothing`, async () => {
     const dir = path.join(tmp, `broken-${name.replace(/\W+/g, '-')}`);
-    await writeImageFolder(dir, 8, 10);
+    await writeImageFolder(dir, images++, 10);
     setDataset({});
     const env = { MODELZOO_IMAGENET_VAL: dir };
     // Same pixels as an earlier folder, so this may be a (correct) cache hit: content, not place.
