@@ -9,7 +9,7 @@ type VampBenchOptions = BenchModelOptions & { backend: 'onnxruntime' | 'vastai';
 
 export default async function vampBench(options: VampBenchOptions, context: ExecutorContext) {
   return runStage<VampBenchOptions>(schema, options, context, async (o, ctx) => {
-    const paths = { model: ctx.resolve(o.model), outputPath: ctx.resolve(o.outputPath) };
+    const paths = { models: o.models.map((m) => ctx.resolve(m)), outputPath: ctx.resolve(o.outputPath) };
     const vastai = requireBackendOptions(o, ctx);
     if (vastai) await vastaiBench({ ...o, ...paths, vastai });
     else await benchModel({ ...o, ...paths });
