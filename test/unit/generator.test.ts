@@ -11,7 +11,9 @@ test('the variant generator adds a project with the five stages wired to the dat
   assert.equal(p.root, 'models/mobilenetv2/my-timm');
   assert.equal((p.targets!['onnx-export']!.options as any).width, 1.4);
   assert.deepEqual(p.targets!['vamc-build']!.dependsOn![1], { projects: ['imagenet-val'], target: 'dataset-prep-pil-bicubic' });
-  for (const t of ['vamc-build', 'vamp-bench', 'vamp-eval', 'vamc-build-int8', 'vamp-bench-int8', 'vamp-eval-int8']) assert.ok(p.targets![t], t);
+  for (const t of ['vamc-build', 'vamp-bench', 'vamp-eval', 'vamc-build-int8', 'vamp-eval-int8']) assert.ok(p.targets![t], t);
+  assert.equal(p.targets!['vamp-bench-int8'], undefined, 'fp32 and int8 are benchmarked by one paired target');
+  assert.deepEqual(p.targets!['vamp-bench']!.dependsOn, ['vamc-build', 'vamc-build-int8']);
 });
 
 test('the variant generator rejects unknown presets and options', async () => {
