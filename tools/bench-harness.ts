@@ -3,6 +3,8 @@
 // Usage: npx tsx tools/bench-harness.ts [--rounds 7] [--iterations 30] [--batch 8] [--threads 2] [--width 1.0]
 import { parseArgs } from 'node:util';
 import { median } from '../plugins/modelzoo/src/lib/bench/latency';
+import { onnxRuntimeVersion } from '../plugins/modelzoo/src/lib/bench/bench-model';
+import { benchEnvironment, loadAverage } from '../plugins/modelzoo/src/lib/bench/machine';
 import { makeInput, runBench } from '../plugins/modelzoo/src/lib/bench/run-bench';
 import { buildMobileNetV2 } from '../plugins/modelzoo/src/lib/onnx/mobilenetv2';
 import { PRESETS } from '../plugins/modelzoo/src/lib/preprocess/spec';
@@ -56,6 +58,8 @@ async function main() {
     const r = run.results['fp32']![0]!;
     return (r.iterations * batch) / r.seconds;
   };
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadAverage();
   const h: number[] = [];
   const b: number[] = [];
   const ratios: number[] = [];
@@ -87,6 +91,10 @@ async function main() {
         bare_loop_img_s: { median: median(b), all: b },
         ratio: { median: median(ratios), of_medians: median(h) / median(b), all: ratios },
         goal: 0.97,
+        startedAt,
+        load: { before: loadBefore, after: loadAverage() },
+        machine: benchEnvironment(),
+        onnxruntime: onnxRuntimeVersion(),
       },
       null,
       2,

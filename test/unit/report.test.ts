@@ -95,6 +95,9 @@ test('an unstable figure (CV over the threshold) is marked in the row and the Ma
   assert.equal(rows[0]!.unstable, true);
   assert.equal(rows[0]!.imgPerSecCv, 0.25);
   assert.match(markdown, /\| 100\.0 @4 unstable \|/);
+  // The pair's own spread (3%) is under the threshold: the speedup is not marked, only int8's img/s.
+  assert.equal(rows[1]!.speedupUnstable, undefined);
+  assert.match(markdown, /\| 180\.0 @4 unstable \| 1\.80× @4 \|/);
   assert.match(markdown, /\*\*`unstable`\*\*/);
   // Outside a git checkout the commit is unknown, never guessed.
   const json = JSON.parse(fs.readFileSync(resolve('dist/report/report.json'), 'utf8'));

@@ -57,6 +57,8 @@ export interface ReportRow {
   /** img/s ÷ the float build's, at `batch`: the median of per-rep paired ratios of the same run (int8 rows). */
   speedup?: number;
   speedupCv?: number;
+  imgPerSecUnstable?: boolean;
+  speedupUnstable?: boolean;
   /** A figure of this row (img/s or speedup) spread beyond the run's CV threshold. */
   unstable?: boolean;
   /** Every benchmarked batch (throughput, spread, latency percentiles). */
@@ -92,19 +94,19 @@ function benchFigures(b: BenchResult | undefined, entry: BenchModelResult | unde
     .filter((r) => isNum(r.throughput))
     .map((r) => ({ batch: r.batch, imgPerSec: r.throughput, ...(isNum(r.cv) ? { cv: r.cv } : {}), ...(r.unstable ? { unstable: true } : {}), latencyMs: r.latencyMs }));
   const at = points.find((p) => p.batch === b.reportBatch);
-  const out: Pick<ReportRow, 'imgPerSec' | 'batch' | 'imgPerSecCv' | 'speedup' | 'speedupCv' | 'unstable' | 'bench'> = { bench: points };
+  const out: Pick<ReportRow, 'imgPerSec' | 'batch' | 'imgPerSecCv' | 'speedup' | 'speedupCv' | 'imgPerSecUnstable' | 'speedupUnstable' | 'unstable' | 'bench'> = { bench: points };
   if (at) {
     out.imgPerSec = at.imgPerSec;
     out.batch = at.batch;
     out.imgPerSecCv = at.cv;
-    if (at.unstable) out.unstable = true;
+    if (at.unstable) out.imgPerSecUnstable = out.unstable = true;
   }
   if (fp && fp !== entry) {
     const pair = (b.pairs ?? []).find((p) => p.batch === b.reportBatch && p.of === entry.label && p.over === fp.label);
     if (pair && isNum(pair.ratio)) {
       out.speedup = pair.ratio;
       out.speedupCv = pair.cv;
-      if (pair.unstable) out.unstable = true;
+      if (pair.unstable) out.speedupUnstable = out.unstable = true;
     }
   }
   return out;
@@ -182,7 +184,7 @@ export async function collectRows(variants: VariantOutputs[]): Promise<ReportRow
 export const MISSING = '—';
 const fmt = (v: number | null | undefined, digits: number) => (isNum(v) ? v.toFixed(digits) : MISSING);
 const precisionCell = (r: ReportRow) => (r.backend ? `${r.precision} (${r.backend}${r.standIn ? ' stand-in' : ''})` : r.precision);
-const atBatch = (v: string, r: ReportRow) => (v === MISSING ? v : `${v} @${r.batch}${r.unstable ? ' unstable' : ''}`);
+const atBatch = (v: string, r: ReportRow, unstable?: boolean) => (v === MISSING ? v : `${v} @${r.batch}${unstable ? ' unstable' : ''}`);
 
 export function renderMarkdown(title: string, rows: ReportRow[], provenance?: ReportProvenance): string {
   const demo = rows.some((r) => r.demoData);
@@ -196,7 +198,7 @@ export function renderMarkdown(title: string, rows: ReportRow[], provenance?: Re
     '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.variant} | ${r.weights ?? MISSING} | ${precisionCell(r)} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mmacs, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? MISSING} | ${atBatch(fmt(r.imgPerSec, 1), r)} | ${isNum(r.speedup) ? atBatch(r.speedup.toFixed(2) + '×', r) : MISSING} |`,
+        `| ${r.model} | ${r.variant} | ${r.weights ?? MISSING} | ${precisionCell(r)} | ${fmt(r.top1, 2)} | ${fmt(r.top5, 2)} | ${fmt(r.top1Drop, 2)} | ${fmt(r.reference.top1, 2)} | ${fmt(r.reference.top5, 2)} | ${fmt(r.mmacs, 1)} | ${fmt(r.reference.flopsM, 1)} | ${fmt(r.mparams, 3)} | ${fmt(r.reference.paramsM, 3)} | ${r.inputSize ?? MISSING} | ${atBatch(fmt(r.imgPerSec, 1), r, r.imgPerSecUnstable)} | ${isNum(r.speedup) ? atBatch(r.speedup.toFixed(2) + '×', r, r.speedupUnstable) : MISSING} |`,
     ),
     '',
   ];
