@@ -1,8 +1,7 @@
 import type { BenchConfigResult, PairedRatio } from '../results';
 import { createSession, ort } from '../runtime/session';
-import { latencyStats } from './latency';
+import { latencyStats, median } from './latency';
 import { coefficientOfVariation, pairedRatio } from './stats';
-import { median } from './latency';
 
 export interface BenchModelInput {
   /** Label in results (e.g. the precision). */

@@ -1,17 +1,18 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { exists, readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
-import { createHash } from 'node:crypto';
 import { BENCH_FILE, benchBatches, type BenchSettings, renderBenchMarkdown, uniqueLabels } from '../bench/bench-model';
 import { median } from '../bench/latency';
 import { benchEnvironment, loadAverage } from '../bench/machine';
 import { coefficientOfVariation, pairedRatio } from '../bench/stats';
 import { GEOMETRY_FILE, type GeometryJson } from '../dataset/manifest';
 import { openDataset } from '../dataset/reader';
+import { evalProvenance } from '../eval/evaluate-model';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
-import { BENCH_FORMAT, type BenchResult, type BuildManifest, type EvalResult, type ModelCard, type EvalProvenance, type PairedRatio, type StoredBenchConfigResult, type StoredLatencyStats } from '../results';
+import { BENCH_FORMAT, type BenchResult, type BuildManifest, type EvalProvenance, type EvalResult, type ModelCard, type PairedRatio, type StoredBenchConfigResult, type StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
 import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
@@ -19,7 +20,6 @@ import type { CalibrateMode, VamcQuantization } from './vamc-config';
 import type { VampBenchConfigResult } from './vamp-output';
 import { runVampBench } from './vamp-bench';
 import { runVampEval } from './vamp-eval';
-import { evalProvenance } from '../eval/evaluate-model';
 
 /**
  * The three pipeline stages (and dataset-prep's npz step) on the VastAI backend, as the executors call
