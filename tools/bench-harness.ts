@@ -3,6 +3,8 @@
 // Usage: npx tsx tools/bench-harness.ts [--rounds 7] [--iterations 30] [--batch 8] [--threads 2] [--width 1.0]
 import { parseArgs } from 'node:util';
 import { median } from '../plugins/modelzoo/src/lib/bench/latency';
+import { onnxRuntimeVersion } from '../plugins/modelzoo/src/lib/bench/bench-model';
+import { benchEnvironment, loadAverage } from '../plugins/modelzoo/src/lib/bench/machine';
 import { makeInput, runBench } from '../plugins/modelzoo/src/lib/bench/run-bench';
 import { buildMobileNetV2 } from '../plugins/modelzoo/src/lib/onnx/mobilenetv2';
 import { PRESETS } from '../plugins/modelzoo/src/lib/preprocess/spec';
@@ -38,9 +40,26 @@ async function main() {
     return (iterations * batch) / secs;
   };
   const harness = async () => {
-    const [r] = await runBench({ model, inputName: 'image_u8', inputType: 'uint8', imageShape: shape, batches: [batch], threads, instances: 1, warmup: 3, iterations });
-    return r!.throughput;
+    // The harness as vamp-bench runs it: reps with their timestamps and per-rep figures (here 3 reps that
+    // together make the bare loop's iteration count).
+    const reps = 3;
+    const run = await runBench({
+      models: [{ label: 'fp32', model, inputName: 'image_u8', inputType: 'uint8' }],
+      imageShape: shape,
+      batches: [batch],
+      threads,
+      instances: 1,
+      warmup: 3,
+      reps,
+      durationSec: 1,
+      iterations: Math.ceil(iterations / reps),
+      cvThreshold: 0.1,
+    });
+    const r = run.results['fp32']![0]!;
+    return (r.iterations * batch) / r.seconds;
   };
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadAverage();
   const h: number[] = [];
   const b: number[] = [];
   const ratios: number[] = [];
@@ -72,6 +91,10 @@ async function main() {
         bare_loop_img_s: { median: median(b), all: b },
         ratio: { median: median(ratios), of_medians: median(h) / median(b), all: ratios },
         goal: 0.97,
+        startedAt,
+        load: { before: loadBefore, after: loadAverage() },
+        machine: benchEnvironment(),
+        onnxruntime: onnxRuntimeVersion(),
       },
       null,
       2,

@@ -65,7 +65,7 @@ test('run-many -c vastai takes every variant through vamc/vamp (stand-ins) with 
   assert.equal(r.status, 0, r.output);
   const runs = taskRuns(r.output);
   for (const v of VARIANTS) {
-    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8', 'vamp-bench', 'vamp-bench-int8']) {
+    for (const t of ['vamc-build', 'vamc-build-int8', 'vamp-eval', 'vamp-eval-int8', 'vamp-bench']) {
       assert.equal(runs.get(`${v.project}:${t}`), 'ran', `${v.project}:${t} did not run\n${r.output}`);
       assert.match(r.output, new RegExp(`nx run ${v.project}:${t}:vastai`), `${v.project}:${t} did not run with -c vastai`);
     }
@@ -102,16 +102,20 @@ test('run-many -c vastai takes every variant through vamc/vamp (stand-ins) with 
       assert.match(fs.readFileSync(path.join(dir, 'vamc.log'), 'utf8'), /stand-in/);
       if (s) assert.equal(fs.readdirSync(path.join(dir, 'calibration')).filter((f) => f.endsWith('.png')).length, 8);
 
-      // vamp-bench: parsed from vamp's report.
-      const bench = ws.readJson(`${out}/vastai/bench${s}/bench.json`);
+      // vamp-bench: one paired run of both vastai builds, parsed from vamp's reports.
+      const bench = ws.readJson(`${out}/vastai/bench/bench.json`);
       assert.equal(bench.backend, 'vastai');
       assert.equal(bench.stand_in, true);
-      assert.equal(bench.precision, precision);
-      assert.equal(bench.results.length, 1);
-      assert.equal(bench.results[0].batch, 2);
-      assert.ok(bench.results[0].throughput > 0);
-      assert.equal(bench.results[0].vastai.standIn, true);
-      assert.match(fs.readFileSync(path.join(ws.root, `${out}/vastai/bench${s}/bench.md`), 'utf8'), /STAND-IN/);
+      assert.match(bench.runtime.name, /stand-in/);
+      const entry = bench.models.find((m: { label: string }) => m.label === precision);
+      assert.equal(entry.model, path.join(ws.root, `${out}/vastai/build${s}`));
+      assert.equal(entry.results.length, 1);
+      assert.equal(entry.results[0].batch, 2);
+      assert.ok(entry.results[0].throughput > 0);
+      assert.equal(entry.results[0].reps.length, 3);
+      assert.equal(entry.results[0].vastai.standIn, true);
+      assert.deepEqual(bench.pairs.map((p: { of: string; over: string; batch: number }) => [p.of, p.over, p.batch]), [['int8', 'fp16', 2]]);
+      assert.match(fs.readFileSync(path.join(ws.root, `${out}/vastai/bench/bench.md`), 'utf8'), /STAND-IN/);
 
       // vamp-eval: the npz datalist went to vamp, and every image came back.
       const ev = ws.readJson(`${out}/vastai/eval${s}/eval.json`);

@@ -5,7 +5,7 @@ import { variantProject } from '../../plugins/modelzoo/src/lib/nx/variant-projec
 import { type VariantOutputs, variantsFromProjects } from '../../plugins/modelzoo/src/lib/report/variants';
 
 /**
- * The result files a zoo run leaves (model card, eval.json, bench.json per precision) for every seed
+ * The result files a zoo run leaves (model card, eval.json per precision, the paired bench.json) for every seed
  * row, with made-up but plausible figures: enough for the report's HTML, diff and summary, without
  * running a model. `name` overrides the first row's variant label (to try hostile names).
  */
@@ -43,15 +43,47 @@ export function writeReportFixture(root: string, o: FixtureOptions = {}): { vari
     writeJson(`${base}/eval/eval.json`, ev(top1));
     writeJson(`${base}/eval-int8/eval.json`, ev(top1 - 0.4 - (i % 4) * 0.3));
     const fp32 = (3.0e10 / macs) * (o.throughputScale ?? 1);
-    const bench = (tp: number) => ({
-      results: [1, 8, 32].map((batch) => {
-        const t = tp * (batch === 1 ? 0.45 : batch === 8 ? 0.9 : 1);
-        const p50 = (1000 * batch) / t;
-        return { batch, threads: 2, instances: 1, iterations: 50, seconds: 3, throughput: t, latencyMs: { min: p50 * 0.9, mean: p50 * 1.02, p50, p90: p50 * 1.1, p95: p50 * 1.15, p99: p50 * 1.3, max: p50 * 1.6 } };
-      }),
-    });
-    writeJson(`${base}/bench/bench.json`, bench(fp32));
-    writeJson(`${base}/bench-int8/bench.json`, bench(fp32 * (1.5 + (i % 5) * 0.2)));
+    const speedup = 1.5 + (i % 5) * 0.2;
+    const tp: Record<number, [number, number]> = {};
+    const ratio: Record<number, number> = {};
+    for (const batch of [1, 8, 32]) {
+      const t = fp32 * (batch === 1 ? 0.45 : batch === 8 ? 0.9 : 1);
+      tp[batch] = [t, t * speedup];
+      ratio[batch] = speedup;
+    }
+    const latency = (t: number, batch: number) => {
+      const p50 = (1000 * batch) / t;
+      return { min: p50 * 0.9, mean: p50 * 1.02, p50, p90: p50 * 1.1, p95: p50 * 1.15, p99: p50 * 1.3, max: p50 * 1.6 };
+    };
+    writeJson(`${base}/bench/bench.json`, pairedBench({ labels: ['fp32', 'int8'], tp, ratio, reportBatch: 32, latency }));
   });
   return { variants, projects };
+}
+
+/** A paired bench.json as vamp-bench writes it (format modelzoo-bench/2). */
+export function pairedBench(o: {
+  backend?: string;
+  labels: [string, string];
+  tp: Record<number, [number, number]>;
+  ratio: Record<number, number>;
+  reportBatch: number;
+  cv?: number;
+  standIn?: boolean;
+  /** Latency percentiles of one model at one batch (default: a fixed set). */
+  latency?: (throughput: number, batch: number) => Record<string, number>;
+}) {
+  const batches = Object.keys(o.tp).map(Number);
+  const lat = { min: 1, mean: 2, p50: 2, p90: 3, p95: 3, p99: 4, max: 5 };
+  return {
+    format: 'modelzoo-bench/2',
+    backend: o.backend ?? 'onnxruntime',
+    ...(o.standIn ? { stand_in: true } : {}),
+    reportBatch: o.reportBatch,
+    models: o.labels.map((label, k) => ({
+      label,
+      precision: label,
+      results: batches.map((b) => ({ batch: b, throughput: o.tp[b]![k], cv: o.cv ?? 0.02, unstable: (o.cv ?? 0.02) > 0.1, latencyMs: o.latency?.(o.tp[b]![k]!, b) ?? lat })),
+    })),
+    pairs: batches.map((b) => ({ batch: b, of: o.labels[1], over: o.labels[0], ratio: o.ratio[b], cv: 0.03, unstable: false, ratios: [o.ratio[b]] })),
+  };
 }

@@ -139,11 +139,12 @@ export function taskRuns(output: string): Map<string, 'cache' | 'ran'> {
 export function writeTestVariant(ws: TempWorkspace, row: string, preprocess: string, extra: Partial<VariantSpec> = {}): void {
   const root = `models/mobilenetv2/${row}`;
   const spec: VariantSpec = { model: 'mobilenetv2', row, preprocess, width: 0.25, classes: 10, ...extra };
+  // One paired bench (fp32 + int8) with short reps, so a whole pipeline run stays quick.
   // Overrides only for targets the inferred shape has (an override of a target it lacks has no executor).
   const inferred = variantProject(spec, root).targets!;
   const targets: Record<string, { options: Record<string, unknown> }> = {};
   for (const [name, t] of Object.entries(inferred)) {
-    if (t.executor === '@modelzoo/nx-plugin:vamp-bench') targets[name] = { options: { batch: [2], warmup: 1, iterations: 3, threads: 1 } };
+    if (t.executor === '@modelzoo/nx-plugin:vamp-bench') targets[name] = { options: { batch: [2], warmup: 1, reps: 2, duration: 0.2, threads: 1 } };
     if (t.executor === '@modelzoo/nx-plugin:vamp-eval') targets[name] = { options: { batch: 4, threads: 1 } };
   }
   if (inferred['vamc-build-int8']) targets['vamc-build-int8'] = { options: { quantization: { calibration_count: 8 } } };

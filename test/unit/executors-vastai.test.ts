@@ -34,7 +34,7 @@ test('the schema.json files carry the vastai library\'s option schemas unchanged
 test('unknown or mistyped vastai options are rejected with project:target and the option path', () => {
   const where = { project: 'p', target: 'vamp-bench' };
   assert.throws(
-    () => validateOptions(vampBenchSchema, { backend: 'vastai', model: 'm', outputPath: 'o', vastai: { vampPth: '/x' } }, where),
+    () => validateOptions(vampBenchSchema, { backend: 'vastai', models: ['m'], outputPath: 'o', vastai: { vampPth: '/x' } }, where),
     /Invalid options for p:vamp-bench:[\s\S]*unknown option 'vastai\.vampPth'/,
   );
   assert.throws(
@@ -45,7 +45,7 @@ test('unknown or mistyped vastai options are rejected with project:target and th
   // Defaults of the vastai object are applied; batch/instances fall back to the target's own options.
   const ok = validateOptions<any>(vamcBuildSchema, { backend: 'vastai', model: 'm', dataset: 'd', preprocess: 'timm', outputPath: 'o', vastai: {} }, where);
   assert.equal(ok.vastai.generation, '2025');
-  const bench = validateOptions<any>(vampBenchSchema, { backend: 'vastai', model: 'm', outputPath: 'o', vastai: {} }, where);
+  const bench = validateOptions<any>(vampBenchSchema, { backend: 'vastai', models: ['m'], outputPath: 'o', vastai: {} }, where);
   assert.equal(bench.vastai.batch, undefined);
   assert.equal(bench.vastai.processes, 1);
 });
@@ -53,7 +53,7 @@ test('unknown or mistyped vastai options are rejected with project:target and th
 test('a vastai object without backend: vastai is an error, not a silent onnxruntime run', async () => {
   let result: { success: boolean } | undefined;
   const err = await captureStderr(async () => {
-    result = await vampBench({ model: 'm', outputPath: 'out/b', vastai: { instances: 2 } } as any, context('vamp-bench'));
+    result = await vampBench({ models: ['m'], outputPath: 'out/b', vastai: { instances: 2 } } as any, context('vamp-bench'));
   });
   assert.equal(result!.success, false);
   assert.match(err, /mobilenetv2-test:vamp-bench.*option 'vastai' is set but option 'backend' is 'onnxruntime'/);
@@ -124,7 +124,8 @@ test("every variant target has a 'vastai' configuration whose outputs never shar
     assert.equal(c.outputPath, vastaiOutputPath(t.options.outputPath));
     assert.ok(!outputs.has(c.outputPath), `${name}: ${c.outputPath}`);
     if (t.options.dataset) assert.match(c.dataset, /\/vastai\//, `${name} reads the npz-prepared dataset`);
-    if (name.startsWith('vamp-')) assert.equal(c.model, vastaiOutputPath(t.options.model), `${name} reads the vastai build`);
+    if (name.startsWith('vamp-eval')) assert.equal(c.model, vastaiOutputPath(t.options.model), `${name} reads the vastai build`);
+    if (name === 'vamp-bench') assert.deepEqual(c.models, t.options.models.map(vastaiOutputPath), 'the vastai pair: both vastai builds');
   }
   assert.equal(p.targets['vamc-build'].configurations.vastai.model, undefined, 'vamc-build compiles the shared export');
   assert.equal(vastaiOutputPath('dist/models/m/row/build-int8'), 'dist/models/m/row/vastai/build-int8');

@@ -50,6 +50,8 @@ test('the variant generator writes a short declaration whose inferred targets ar
   assert.equal((p.targets!['onnx-export']!.options as any).width, 1.4);
   assert.deepEqual(p.targets!['vamc-build']!.dependsOn![1], { projects: ['imagenet-val'], target: 'dataset-prep-pil-bicubic' });
   for (const t of ['vamc-build', 'vamp-bench', 'vamp-eval', 'vamc-build-int8', 'vamp-eval-int8']) assert.ok(p.targets![t], t);
+  assert.equal(p.targets!['vamp-bench-int8'], undefined, 'fp32 and int8 are benchmarked by one paired target');
+  assert.deepEqual(p.targets!['vamp-bench']!.dependsOn, ['vamc-build', 'vamc-build-int8']);
 });
 
 test('the variant generator rejects unknown presets and options, names that are not one path segment, and overwriting without --force', async () => {

@@ -123,8 +123,9 @@ test('the summary names the report files and says rows, best top-1 per precision
 test('rows report.json flags unstable are named in the summary and highlighted in the HTML table', async () => {
   const { renderSummary } = await import('../../plugins/modelzoo/src/lib/report/summary');
   const { renderHtml } = await import('../../plugins/modelzoo/src/lib/report/html');
-  const row = (precision: string, unstable: unknown) => ({ project: 'mobilenetv2-tv', model: 'mobilenetv2', variant: 'tv', precision, top1: 70, imgPerSec: 100, reference: {}, unstable });
-  const rows = [row('fp32', { imgPerSec: true }), row('int8', false), { ...row('fp16', ['imgPerSec']), backend: 'vastai' as const }];
+  const row = (precision: string, u: { imgPerSecUnstable?: boolean; speedupUnstable?: boolean }) =>
+    ({ project: 'mobilenetv2-tv', model: 'mobilenetv2', variant: 'tv', precision, top1: 70, imgPerSec: 100, speedup: 2, reference: {}, ...u, unstable: !!(u.imgPerSecUnstable || u.speedupUnstable) });
+  const rows = [row('fp32', { imgPerSecUnstable: true }), row('int8', {}), { ...row('fp16', { speedupUnstable: true }), backend: 'vastai' as const }];
   assert.match(renderSummary({ rows, files: ['r.md'] }), /unstable: mobilenetv2-tv fp32, mobilenetv2-tv fp16 \(vastai\)\n/);
   assert.equal((renderHtml({ report: { title: 'T', rows } }).match(/class="num unstable"/g) ?? []).length, 2);
 });

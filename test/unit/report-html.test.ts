@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chartLibrary, escapeHtml, inlineScript, jsonForScript, renderHtml } from '../../plugins/modelzoo/src/lib/report/html';
-import { chartData, collectLatency, paretoFront } from '../../plugins/modelzoo/src/lib/report/html-data';
+import { chartData, latencyRows, paretoFront } from '../../plugins/modelzoo/src/lib/report/html-data';
 import { collectRows } from '../../plugins/modelzoo/src/lib/report/report';
 import { MOBILENETV2_SEED } from '../../plugins/modelzoo/src/lib/nx/seed-table';
 import { writeReportFixture } from '../helpers/report-fixture';
@@ -20,7 +20,7 @@ test('chart data: one scatter point per row with top-1 and img/s, int8 bars per 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'report-html-'));
   const { variants } = writeReportFixture(root);
   const rows = await collectRows(variants);
-  const latency = await collectLatency(variants, rows);
+  const latency = latencyRows(rows);
   const c = chartData(rows, latency);
   const n = MOBILENETV2_SEED.length;
   assert.equal(c.pareto.expected, 2 * n);
@@ -38,7 +38,7 @@ test('chart data: one scatter point per row with top-1 and img/s, int8 bars per 
 test('names are data: no variant name can inject markup or end a script; the chart library is inlined whole', () => {
   const evil = '</script><img src=x onerror=alert(1)><!--';
   const row = { project: `p${evil}`, model: 'm', variant: evil, precision: 'fp32', weights: 'random-init', top1: 1, imgPerSec: 2, reference: {} };
-  const html = renderHtml({ report: { title: `T ${evil}`, rows: [row], provenance: { commit: evil } } });
+  const html = renderHtml({ report: { title: `T ${evil}`, rows: [row], provenance: { git: { commit: evil } } as any } });
   assert.ok(!html.includes('<img'), 'an <img> tag made it into the page');
   assert.equal(html.split(/<\/script>/i).length - 1, 3, 'exactly the three script elements close');
   assert.ok(!/<!--/.test(html));

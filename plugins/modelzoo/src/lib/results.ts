@@ -52,10 +52,16 @@ export interface BenchConfigResult {
   instances: number;
   iterations: number;
   seconds: number;
-  /** images per second over all instances. */
+  /** images per second over all instances: the median of the per-rep figures. */
   throughput: number;
   /** per-batch latency in milliseconds. */
   latencyMs: LatencyStats;
+  /** img/s of every rep, in the order measured. */
+  reps?: number[];
+  /** Coefficient of variation of `reps`. */
+  cv?: number;
+  /** cv above the run's threshold: the figure is not to be trusted. */
+  unstable?: boolean;
 }
 
 /** Latency as stored in bench.json: a figure the backend did not measure is null (vamp prints only some). */
@@ -69,17 +75,90 @@ export interface StoredBenchConfigResult extends Omit<BenchConfigResult, 'latenc
   vastai?: Record<string, unknown>;
 }
 
-export interface BenchResult {
-  backend: Backend;
+/** `of` ÷ `over` at one batch: the median of the per-rep ratios of one interleaved run. */
+export interface PairedRatio {
+  batch: number;
+  of: string;
+  over: string;
+  ratio: number;
+  cv: number;
+  unstable: boolean;
+  ratios: number[];
+}
+
+/** One model of a (paired) bench run. */
+export interface BenchModelResult {
+  /** The precision, as the report names it (fp32, int8; vastai: fp16, int8). */
+  label: string;
+  /** The build directory. */
   model: string;
+  /** sha256 of the model file measured, checked against build.json before the run. */
+  sha256: string;
   precision: string;
   weights: WeightsLabel;
-  machine: { cpu: string; cores: number; platform: string };
+  stand_in?: boolean;
   results: StoredBenchConfigResult[];
+}
+
+export const BENCH_FORMAT = 'modelzoo-bench/2';
+
+/** bench.json: every precision of a variant measured in one interleaved run, and where and how. */
+export interface BenchResult {
+  format: typeof BENCH_FORMAT;
+  backend: Backend;
+  /** ISO times. */
+  startedAt: string;
+  finishedAt: string;
+  /** 1/5/15-minute load averages just before and just after the run. */
+  load: { before: number[]; after: number[] };
+  machine: {
+    cpu: string;
+    cores: number;
+    platform: string;
+    /** cgroup v2 cpu.max, and the cores it allows (null: no limit / no cgroup v2). */
+    cpuQuota: { raw: string; cores: number | null } | null;
+  };
+  runtime: { name: string; version: string | null };
+  settings: {
+    batches: number[];
+    threads: number;
+    instances: number;
+    warmup: number;
+    reps: number;
+    durationSec: number | null;
+    iterations: number | null;
+    cvThreshold: number;
+  };
+  /** The batch the report states img/s and the speedup at. */
+  reportBatch: number;
+  models: BenchModelResult[];
+  /** Per batch, each later model ÷ models[0] (int8 ÷ fp32). */
+  pairs: PairedRatio[];
   stand_in?: boolean;
 }
 
-export interface EvalResult {
+/** eval.json's record of what was evaluated (provenance for the report). */
+export interface EvalProvenance {
+  dataset: {
+    /** The image folder's name ('demo' for the built-in demo set). */
+    name: string;
+    /** The prepared copy (geometry) evaluated. */
+    prepared: string;
+    /** Images evaluated. */
+    images: number;
+    /** Images in the prepared dataset. */
+    total: number;
+    /** sha256 over the prepared tensors' shard hashes and the evaluated file/label list. */
+    fingerprint: string;
+    demo: boolean;
+  };
+  /** The calibration subset was left out of the evaluation. */
+  holdout: boolean;
+  /** build: the images this int8 model was calibrated on; dataset: the prepared calibration subset (fp32). */
+  calibration: { source: 'build' | 'dataset'; images: number; overlap: number };
+}
+
+export interface EvalResult extends Partial<EvalProvenance> {
   backend: Backend;
   model: string;
   precision: string;

@@ -36,3 +36,48 @@ export function selectCalibration(
   }
   return picked.sort((a, b) => a - b);
 }
+
+/**
+ * `count` images of a prepared calibration subset (datalist indices), chosen by the same class
+ * round-robin as the subset itself, so a thinned subset stays balanced for any count (class counts differ
+ * by at most one while every class still has images) instead of evenly spaced indices, which follow the
+ * datalist's order and drop whole classes. Deterministic; ascending.
+ */
+export function thinCalibration(
+  subset: readonly number[],
+  entries: readonly { file: string; label: number }[],
+  count: number,
+): number[] {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`calibration image count must be a positive integer, got ${count}`);
+  if (count >= subset.length) return [...subset].sort((a, b) => a - b);
+  const picked = selectCalibration(
+    subset.map((i) => {
+      const e = entries[i];
+      if (!e) throw new Error(`calibration index ${i} is outside the datalist (${entries.length} entries)`);
+      return e;
+    }),
+    count,
+  );
+  return picked.map((k) => subset[k]!).sort((a, b) => a - b);
+}
+
+/** The calibration images an int8 build of `count` images uses: the prepared subset, thinned. */
+export async function calibrationImages(
+  ds: { dir: string; entries: readonly { file: string; label: number }[]; calibrationIndices(): Promise<number[]> },
+  count: number,
+): Promise<number[]> {
+  const all = await ds.calibrationIndices();
+  if (all.length === 0) throw new Error(`dataset ${ds.dir} has an empty calibration subset`);
+  return thinCalibration(all, ds.entries, count);
+}
+
+/**
+ * How many of the calibration images are among the evaluated ones, by file name (the zoo's own practice
+ * calibrates on 1000 val images and evaluates on all 50,000, an overlap of 1000; `holdout` makes it 0).
+ */
+export function calibrationOverlap(calibrationFiles: readonly string[], evaluatedFiles: Iterable<string>): number {
+  const calib = new Set(calibrationFiles);
+  let n = 0;
+  for (const f of evaluatedFiles) if (calib.has(f)) n++;
+  return n;
+}

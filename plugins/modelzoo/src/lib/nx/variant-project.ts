@@ -7,6 +7,12 @@ import { addVastaiConfigurations } from './vastai-configuration';
 /** A variant: what its export builds (ExportTargetSpec: row, width, framework semantics, weights) and more. */
 export interface VariantSpec extends ExportTargetSpec {
   zoo?: ZooReference;
+  /**
+   * Evaluate fp32 and int8 on the images outside the calibration subset (both eval targets, so the pair
+   * stays fair). Per variant, not per dataset: a dataset option would rerun prep and every build for a
+   * change that only selects which images are scored.
+   */
+  holdout?: boolean;
   /** The dataset project holding one prepared copy per preprocessing geometry. */
   datasetProject?: string;
 }
@@ -27,7 +33,7 @@ export function variantProjectName(v: Pick<VariantSpec, 'model' | 'row'>): strin
 }
 
 /**
- * The project.json of one variant: the five stages for fp32, and int8 builds/bench/eval beside them.
+ * The project.json of one variant: export, fp32 and int8 builds and evals, and one paired bench of both.
  * Outputs go to dist/ (gitignored), never into the project folder, so they are never hashed as inputs.
  */
 export function variantProject(v: VariantSpec, root: string): ProjectConfiguration {
@@ -51,17 +57,19 @@ export function variantProject(v: VariantSpec, root: string): ProjectConfigurati
         outputPath: `${out}/build${s}`,
       },
     };
-    targets[`vamp-bench${s}`] = {
-      executor: '@modelzoo/nx-plugin:vamp-bench',
-      dependsOn: [`vamc-build${s}`, ...(s ? [] : ['vamp-bench-int8'])],
-      options: { model: `${out}/build${s}`, outputPath: `${out}/bench${s}` },
-    };
     targets[`vamp-eval${s}`] = {
       executor: '@modelzoo/nx-plugin:vamp-eval',
       dependsOn: [`vamc-build${s}`, datasetDep, ...(s ? [] : ['vamp-eval-int8'])],
-      options: { model: `${out}/build${s}`, dataset: dataset.outputPath, outputPath: `${out}/eval${s}` },
+      options: { model: `${out}/build${s}`, dataset: dataset.outputPath, outputPath: `${out}/eval${s}`, ...(v.holdout ? { holdout: true } : {}) },
     };
   }
+  // One paired benchmark per variant: fp32 and int8 measured in one run, interleaved, so the speedup
+  // is never a ratio of two runs made under different load; a change to either build reruns both.
+  targets['vamp-bench'] = {
+    executor: '@modelzoo/nx-plugin:vamp-bench',
+    dependsOn: ['vamc-build', 'vamc-build-int8'],
+    options: { models: [`${out}/build`, `${out}/build-int8`], outputPath: `${out}/bench` },
+  };
   addVastaiConfigurations(targets);
   return {
     name,

@@ -42,7 +42,9 @@ export function addVastaiConfigurations(targets: Record<string, TargetConfigurat
         c = { backend: 'vastai', dataset: vastaiOutputPath(o['dataset'] as string), vastai: { generation: '2025' } };
         break;
       case `${EXECUTOR}vamp-bench`:
-        c = { backend: 'vastai', model: vastaiOutputPath(o['model'] as string), vastai: {} };
+        // The pair measured on the card: the vastai builds of both precisions, interleaved as on ONNX Runtime
+        // (fewer reps: each is a whole vamp run of its own).
+        c = { backend: 'vastai', models: (o['models'] as string[]).map(vastaiOutputPath), reps: 3, vastai: {} };
         break;
       case `${EXECUTOR}vamp-eval`:
         c = { backend: 'vastai', model: vastaiOutputPath(o['model'] as string), dataset: vastaiOutputPath(o['dataset'] as string), vastai: {} };

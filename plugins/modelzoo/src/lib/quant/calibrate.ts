@@ -15,6 +15,8 @@ export interface CalibrationBatch {
 export interface CalibrationSource {
   /** Images the batches hold, for progress and ETA. */
   images?: number;
+  /** The images' datalist file names, when they come from a dataset (build.json records them). */
+  files?: string[];
   batches(): AsyncIterable<CalibrationBatch>;
 }
 

@@ -1,10 +1,11 @@
+import { calibrationImages } from '../dataset/calibration';
 import type { OpenDataset } from '../dataset/reader';
 import { ort } from '../runtime/session';
 import type { CalibrationBatch, CalibrationSource } from './calibrate';
 
 /**
- * `count` images spread evenly over the dataset's class-balanced calibration list (so a smaller count
- * keeps the balance), read as uint8 [b, 3, H, W] batches. The feed is named `inputName`; quantizeModel
+ * `count` images of the dataset's class-balanced calibration subset, thinned by class round-robin
+ * (calibrationImages: balance kept for any count), read as uint8 [b, 3, H, W] batches. The feed is named `inputName`; quantizeModel
  * renames a single feed to the model's input anyway.
  */
 export async function calibrationBatchesFromDataset(
@@ -15,12 +16,11 @@ export async function calibrationBatchesFromDataset(
 ): Promise<CalibrationSource> {
   if (!Number.isInteger(count) || count < 1) throw new Error(`calibration image count must be a positive integer, got ${count}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`calibration batch must be a positive integer, got ${batch}`);
-  const all = await ds.calibrationIndices();
-  if (all.length === 0) throw new Error(`dataset ${ds.dir} has an empty calibration subset`);
-  const indices = count >= all.length ? all : Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]!);
+  const indices = await calibrationImages(ds, count);
   const shape = ds.manifest.shape;
   return {
     images: indices.length,
+    files: indices.map((i) => ds.entries[i]!.file),
     async *batches(): AsyncGenerator<CalibrationBatch> {
       for await (const b of ds.batches(indices, batch)) {
         yield { feeds: { [inputName]: new ort.Tensor('uint8', b.data, [b.indices.length, ...shape]) } };

@@ -1,9 +1,5 @@
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-import type { BenchResult } from '../results';
 import { rowKey, rowLabel } from './diff';
 import type { ReportRow } from './report';
-import type { VariantOutputs } from './variants';
 
 /**
  * What the HTML report's charts draw, computed here (plain, testable) and embedded as JSON; the page
@@ -71,39 +67,19 @@ export function chartData(rows: ReportRow[], latency: LatencyRow[] = []): ChartD
   };
 }
 
-/**
- * Per-batch latency percentiles from each build's bench.json (report.json keeps only the best img/s).
- * A missing or unreadable bench is no latency row, not an error: the table already shows it as missing.
- */
-export async function collectLatency(variants: VariantOutputs[], rows: ReportRow[]): Promise<LatencyRow[]> {
-  const wanted = new Set(rows.map(rowKey));
+/** Per-batch latency percentiles of every row, from the paired bench run the row's figures come from. */
+export function latencyRows(rows: ReportRow[]): LatencyRow[] {
   const out: LatencyRow[] = [];
-  for (const v of variants) {
-    for (const b of v.builds) {
-      if (!b.benchDir) continue;
-      let bench: BenchResult;
-      try {
-        bench = JSON.parse(await fs.readFile(path.join(b.benchDir, 'bench.json'), 'utf8')) as BenchResult;
-      } catch {
-        continue;
-      }
-      const id = { project: v.project, precision: b.precision, backend: b.backend };
-      const key = rowKey(id);
-      if (!wanted.has(key) || !Array.isArray(bench.results)) continue;
-      // The sweep may repeat a batch over threads/instances: keep the configuration with the best img/s.
-      const best = new Map<number, { tp: number; entry: LatencyRow['batches'][number] }>();
-      for (const r of bench.results) {
-        if (!isNum(r?.batch) || !r.latencyMs) continue;
-        const l = r.latencyMs;
-        const pick = (k: keyof typeof l) => (isNum(l[k]) ? (l[k] as number) : undefined);
-        const tp = isNum(r.throughput) ? r.throughput : -Infinity;
-        const seen = best.get(r.batch);
-        if (seen && seen.tp >= tp) continue;
-        best.set(r.batch, { tp, entry: { batch: r.batch, min: pick('min'), mean: pick('mean'), p50: pick('p50'), p90: pick('p90'), p95: pick('p95'), p99: pick('p99'), max: pick('max') } });
-      }
-      const batches = [...best.values()].map((x) => x.entry);
-      if (batches.length) out.push({ key, label: rowLabel({ ...id, project: v.variant }), batches: batches.sort((a, b) => a.batch - b.batch) });
-    }
+  for (const r of rows) {
+    const batches = (r.bench ?? [])
+      .filter((b) => isNum(b.batch) && b.latencyMs)
+      .map((b) => {
+        const l = b.latencyMs as unknown as Record<string, unknown>;
+        const pick = (k: string) => (isNum(l[k]) ? (l[k] as number) : undefined);
+        return { batch: b.batch, min: pick('min'), mean: pick('mean'), p50: pick('p50'), p90: pick('p90'), p95: pick('p95'), p99: pick('p99'), max: pick('max') };
+      })
+      .sort((a, b) => a.batch - b.batch);
+    if (batches.length) out.push({ key: rowKey(r), label: rowLabel({ ...r, project: r.variant }), batches });
   }
   return out;
 }

@@ -3,15 +3,13 @@ import * as path from 'node:path';
 import { UserError } from '../common/errors';
 import { type DiffResult, type MetricDiff, DEFAULT_ZOO_TOLERANCE, zooCheck } from './diff';
 import { type ChartData, type LatencyRow, chartData } from './html-data';
-import { MISSING, type ReportRow } from './report';
-import { isUnstable } from './summary';
+import { MISSING, type ReportJson, type ReportRow } from './report';
+
+const UNSTABLE = { cls: 'unstable', tip: 'unstable: spread (coefficient of variation) above the threshold' };
 
 /** report.json as the HTML reads it: title and rows, plus whatever provenance the report carries. */
-export interface ReportDocument {
-  title: string;
-  rows: ReportRow[];
-  [key: string]: unknown;
-}
+/** report.json as the report writes it (provenance and all), or a baseline's: only title and rows are required. */
+export type ReportDocument = Pick<ReportJson, 'title' | 'rows'> & Partial<Omit<ReportJson, 'title' | 'rows'>>;
 
 export interface HtmlInputs {
   report: ReportDocument;
@@ -104,8 +102,8 @@ function columns(zooTolerance: number): Column[] {
     },
     { head: 'MMACs', numeric: true, cell: (r) => numCell(r.mmacs, 1) },
     { head: 'Mparams', numeric: true, cell: (r) => numCell(r.mparams, 3) },
-    { head: 'img/s', numeric: true, cell: (r) => ({ ...numCell(r.imgPerSec, 1), ...(isUnstable(r) ? { cls: 'unstable', tip: 'unstable: spread above the threshold' } : {}) }) },
-    { head: 'int8 speedup', numeric: true, cell: (r) => numCell(r.speedup, 2, '×') },
+    { head: 'img/s', numeric: true, cell: (r) => ({ ...numCell(r.imgPerSec, 1), ...(r.imgPerSecUnstable ? UNSTABLE : {}) }) },
+    { head: 'int8 speedup', numeric: true, cell: (r) => ({ ...numCell(r.speedup, 2, '×'), ...(r.speedupUnstable ? UNSTABLE : {}) }) },
   ];
 }
 
@@ -151,9 +149,9 @@ function notes(rows: ReportRow[]): string {
   return out.map((n) => `<p class="note">${n}</p>`).join('\n');
 }
 
-/** Everything report.json carries besides title and rows (provenance), shown as key/value lines. */
+/** report.json's provenance (date, commit, machine, versions), one line per field. */
 function provenance(doc: ReportDocument): string {
-  const entries = Object.entries(doc).filter(([k]) => k !== 'title' && k !== 'rows');
+  const entries = Object.entries(doc.provenance ?? {});
   if (entries.length === 0) return '';
   const show = (v: unknown): string => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
   return `<h2>Provenance</h2><dl class="prov">${entries.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(show(v))}</dd>`).join('')}</dl>`;

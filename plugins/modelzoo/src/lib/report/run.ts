@@ -13,7 +13,7 @@ import {
   renderDiffMarkdown,
 } from './diff';
 import { renderHtml, type ReportDocument } from './html';
-import { collectLatency } from './html-data';
+import { latencyRows } from './html-data';
 import { type ReportOptions, type ReportRow, writeReport } from './report';
 import { SUMMARY_FILE, renderSummary } from './summary';
 import type { VariantOutputs } from './variants';
@@ -81,10 +81,10 @@ export async function runReport(
   let diff: DiffResult | undefined;
   let zoo: (DiffResult & { notApplicable: { row: string; reason: string }[] }) | undefined;
   const files = ['report.md', 'report.json', 'index.html'];
-  const { rows, markdown } = await writeReport(variants, { tag: o.tag, title: o.title, outputPath: outDir }, async (dir, report) => {
+  const { rows, markdown } = await writeReport(variants, { tag: o.tag, title: o.title, outputPath: outDir }, { root: workspaceRoot }, async (dir, report) => {
     diff = baseline ? diffReports(baseline.rows, report.rows, tol, baselinePath) : undefined;
     zoo = o.gateZoo ? diffAgainstZoo(report.rows, zooTol) : undefined;
-    const latency = await collectLatency(variants, report.rows);
+    const latency = latencyRows(report.rows);
     await writeFileAtomic(path.join(dir, 'index.html'), renderHtml({ report, latency, diff, zooTolerance: zooTol }));
     if (diff || zoo) {
       const md = [diff ? renderDiffMarkdown(diff, `Report diff against ${baselinePath}`) : '', zoo ? renderDiffMarkdown(zoo, "Accuracy against the zoo's published figures") : ''];

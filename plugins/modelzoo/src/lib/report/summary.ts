@@ -11,12 +11,6 @@ export const SUMMARY_MARKER = '── modelzoo report ──';
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** report.json may flag a row `unstable` (a boolean, a list or a map of flagged figures). */
-export function isUnstable(r: ReportRow): boolean {
-  const u = (r as { unstable?: unknown }).unstable;
-  return Array.isArray(u) ? u.length > 0 : u && typeof u === 'object' ? Object.values(u).some(Boolean) : !!u;
-}
-
 /** A row the pipeline did not finish: no accuracy or no throughput figure. */
 export function missingFigures(r: ReportRow): string[] {
   const missing: string[] = [];
@@ -44,7 +38,7 @@ export function renderSummary(s: SummaryInputs): string {
     if (!best || r.top1 > best.top1!) byPrecision.set(g, r);
   }
   const best = [...byPrecision].map(([g, r]) => `${g} ${r.top1!.toFixed(2)} (${r.variant})`).join(', ') || 'none measured';
-  const unstable = rows.filter(isUnstable).map(rowLabel);
+  const unstable = rows.filter((r) => r.unstable).map(rowLabel);
   const failed = rows.filter((r) => missingFigures(r).length > 0).map((r) => `${rowLabel(r)} (no ${missingFigures(r).join(', no ')})`);
   const demo = rows.some((r) => r.demoData) ? ' — accuracy on the DEMO images' : '';
   const lines = [

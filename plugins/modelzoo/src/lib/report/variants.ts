@@ -7,6 +7,8 @@ export interface ZooReference {
   flopsM?: number;
   paramsM?: number;
   inputSize?: number;
+  /** 1-based position of the row on the zoo page; the report lists rows in this order (then by name). */
+  order?: number;
 }
 
 export interface VariantOutputs {
@@ -15,12 +17,17 @@ export interface VariantOutputs {
   variant: string;
   reference: ZooReference;
   exportDir?: string;
+  /**
+   * One per precision and backend. benchDir is the variant's one paired bench (both precisions measured
+   * in one run), so fp32 and int8 of a backend share it; the row's figures are its `label` in bench.json.
+   */
   builds: { precision: string; backend?: 'onnxruntime' | 'vastai'; buildDir?: string; benchDir?: string; evalDir?: string }[];
 }
 
 /**
  * The report finds each variant's results through its own targets' outputPath options, so it never
- * guesses a folder layout: a variant's int8 targets are `*-int8`, fp32 the plain names.
+ * guesses a folder layout: a variant's int8 targets are `*-int8`, fp32 the plain names, and the one
+ * `vamp-bench` target measures both. Variants come in the zoo page's order (metadata.zoo.order), then by name.
  */
 export function variantsFromProjects(
   projects: Record<string, ProjectConfiguration>,
@@ -44,7 +51,7 @@ export function variantsFromProjects(
       builds.push({
         precision: suffix ? 'int8' : 'fp32',
         buildDir: outPath(`vamc-build${suffix}`),
-        benchDir: outPath(`vamp-bench${suffix}`),
+        benchDir: outPath('vamp-bench'),
         evalDir: outPath(`vamp-eval${suffix}`),
       });
     }
@@ -55,7 +62,7 @@ export function variantsFromProjects(
         precision: suffix ? 'int8' : 'fp16',
         backend: 'vastai',
         buildDir: outPath(`vamc-build${suffix}`, 'vastai'),
-        benchDir: outPath(`vamp-bench${suffix}`, 'vastai'),
+        benchDir: outPath('vamp-bench', 'vastai'),
         evalDir: outPath(`vamp-eval${suffix}`, 'vastai'),
       });
     }
@@ -68,5 +75,6 @@ export function variantsFromProjects(
       builds,
     });
   }
-  return out;
+  const order = (v: VariantOutputs) => v.reference.order ?? Number.POSITIVE_INFINITY;
+  return out.sort((a, b) => order(a) - order(b) || a.project.localeCompare(b.project));
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../common/atomic';
+import { calibrationImages } from '../dataset/calibration';
 import type { OpenDataset } from '../dataset/reader';
 
 /**
@@ -10,9 +11,8 @@ import type { OpenDataset } from '../dataset/reader';
  */
 export const CALIBRATION_SUFFIX = 'png';
 
-export async function writeCalibrationImages(ds: OpenDataset, dir: string, count: number): Promise<{ dir: string; count: number }> {
-  const indices = (await ds.calibrationIndices()).slice(0, count);
-  if (indices.length === 0) throw new Error(`dataset ${ds.dir} has an empty calibration subset`);
+export async function writeCalibrationImages(ds: OpenDataset, dir: string, count: number): Promise<{ dir: string; count: number; files: string[] }> {
+  const indices = await calibrationImages(ds, count);
   const [, h, w] = ds.manifest.shape;
   const plane = h * w;
   let n = 0;
@@ -30,5 +30,5 @@ export async function writeCalibrationImages(ds: OpenDataset, dir: string, count
       n++;
     }
   }
-  return { dir, count: n };
+  return { dir, count: n, files: indices.map((i) => ds.entries[i]!.file) };
 }

@@ -32,7 +32,6 @@ export {
   readVastaiBuild,
   readNpzInputs,
   vamcQuantization,
-  formatVampBenchTable,
   NPZ_SUBDIR,
   type VastaiBuildOptionsObject,
   type VampToolOptions,

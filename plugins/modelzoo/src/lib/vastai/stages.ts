@@ -1,18 +1,24 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { exists, readJson, withAtomicDir, writeFileAtomic, writeJsonAtomic } from '../common/atomic';
 import { UserError } from '../common/errors';
-import { machineIdentity } from '../bench/machine';
+import { BENCH_FILE, benchBatches, type BenchSettings, renderBenchMarkdown, uniqueLabels } from '../bench/bench-model';
+import { median } from '../bench/latency';
+import { benchEnvironment, loadAverage } from '../bench/machine';
+import { coefficientOfVariation, pairedRatio } from '../bench/stats';
 import { GEOMETRY_FILE, type GeometryJson } from '../dataset/manifest';
 import { openDataset } from '../dataset/reader';
+import { evalProvenance } from '../eval/evaluate-model';
 import { CARD_FILE, MODEL_FILE } from '../export/export-model';
 import { geometryKey, resolvePreset } from '../preprocess/spec';
-import type { BenchResult, BuildManifest, EvalResult, ModelCard, StoredBenchConfigResult, StoredLatencyStats } from '../results';
+import { BENCH_FORMAT, type BenchResult, type BuildManifest, type EvalProvenance, type EvalResult, type ModelCard, type PairedRatio, type StoredBenchConfigResult, type StoredLatencyStats } from '../results';
 import { checkGeneration, type Generation } from './generation';
 import { verifyFile } from '../common/verify';
 import { NPZ_DATALIST, NPZ_LABELS, NPZ_MANIFEST, type NpzDatasetManifest, npzSourceKey, verifyNpzDataset, writeNpzDataset } from './npz-dataset';
 import { runVamcBuild, type VamcBuildDetails } from './vamc-build';
 import type { CalibrateMode, VamcQuantization } from './vamc-config';
+import type { VampBenchConfigResult } from './vamp-output';
 import { runVampBench } from './vamp-bench';
 import { runVampEval } from './vamp-eval';
 
@@ -185,71 +191,136 @@ export interface VampToolOptions {
   timeoutSeconds?: number;
 }
 
-export interface VastaiBenchStageOptions {
-  model: string;
-  /** The target's own batch / instances, used when vastai.batch / vastai.instances are not set. */
-  batch: number | number[];
-  instances: number;
+export interface VastaiBenchStageOptions extends BenchSettings {
+  /** vamc-build (backend vastai) output directories, measured together; the first is every ratio's baseline. */
+  models: string[];
   outputPath: string;
   vastai: VampToolOptions;
 }
 
 const nullIfNaN = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v);
-const dash = (v: number | null | undefined, digits = 2) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
 
-export function formatVampBenchTable(rows: StoredBenchConfigResult[], standIn: boolean): string {
-  const head = '| batch | processes | instances | img/s | p50 ms | p90 ms | p95 ms | p99 ms | mean ms |';
-  const sep = '|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map(
-    (r) =>
-      `| ${r.batch} | ${r.threads} | ${r.instances} | ${r.throughput.toFixed(1)} | ${dash(r.latencyMs.p50)} | ${dash(r.latencyMs.p90)} | ${dash(r.latencyMs.p95)} | ${dash(r.latencyMs.p99)} | ${dash(r.latencyMs.mean)} |`,
-  );
-  const note = standIn ? ['', 'STAND-IN: figures from test/stand-ins/vamp (ONNX Runtime on this CPU), not VastAI hardware.'] : [];
-  return [head, sep, ...body, ...note, '', '— : vamp did not report this figure.'].join('\n');
+/** The median of each latency figure over the reps (null where vamp never printed it). */
+function medianLatency(reps: StoredLatencyStats[]): StoredLatencyStats {
+  const keys = ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'] as const;
+  return Object.fromEntries(
+    keys.map((k) => {
+      const vs = reps.map((r) => r[k]).filter((v): v is number => v !== null);
+      return [k, vs.length === reps.length && vs.length > 0 ? median(vs) : null];
+    }),
+  ) as StoredLatencyStats;
 }
 
+/** The content hash vamc-build recorded over the compiled model's files (names and bytes, several files: not
+ * the single-file scheme of common/verify.ts), recomputed before they are run. */
+async function verifyVastaiModel(dir: string, build: BuildManifest & { details: VamcBuildDetails }): Promise<void> {
+  const hash = createHash('sha256');
+  for (const f of build.details.modelFiles) hash.update(path.basename(f)).update(await fs.readFile(path.join(dir, f)));
+  const actual = hash.digest('hex');
+  if (actual !== build.details.sha256) {
+    throw new UserError(`vamp-bench: the model files of ${dir} hash to ${actual}, but build.json records ${build.details.sha256}; rebuild it (nx run <project>:vamc-build -c vastai --skip-nx-cache)`);
+  }
+}
+
+/**
+ * vamp over every listed build, interleaved run by run (ABBA) at each batch: one vamp run per build per
+ * rep, so a slow phase of the card or host hits every build alike. The same bench.json as onnxruntime.
+ */
 export async function vastaiBench(o: VastaiBenchStageOptions): Promise<BenchResult> {
-  const build = await readVastaiBuild(o.model, 'vamp-bench');
-  const batchOpt = o.vastai.batch ?? o.batch;
-  const batches = Array.isArray(batchOpt) ? batchOpt : [batchOpt];
+  const builds: (BuildManifest & { details: VamcBuildDetails })[] = [];
+  for (const dir of o.models) {
+    const build = await readVastaiBuild(dir, 'vamp-bench');
+    await verifyVastaiModel(dir, build);
+    builds.push(build);
+  }
+  const { batches, reportBatch } = benchBatches({ batch: o.vastai.batch ?? o.batch, reportBatch: o.reportBatch });
   const instances = o.vastai.instances ?? o.instances ?? 1;
-  const results: StoredBenchConfigResult[] = [];
+  const labels = uniqueLabels(builds.map((b) => b.precision));
+  const results: StoredBenchConfigResult[][] = builds.map(() => []);
+  const pairs: PairedRatio[] = [];
   let standIn = false;
+  const startedAt = new Date().toISOString();
+  const before = loadAverage();
   const result = await withAtomicDir(o.outputPath, async (tmp) => {
     for (const batch of batches) {
-      const r = await runVampBench({
-        modelPrefix: path.join(o.model, build.details.modelPrefix),
-        vdspParams: path.join(o.model, build.details.vdspParams),
-        batch,
-        instances,
-        processes: o.vastai.processes ?? 1,
-        device: o.vastai.device,
-        vampPath: o.vastai.vampPath,
-        timeoutMs: seconds(o.vastai.timeoutSeconds),
-        // vamp runs in the temp output directory, so nothing it writes lands in the build's outputs.
-        cwd: tmp,
+      const perRep = builds.map(() => [] as number[]);
+      const runs = builds.map(() => [] as VampBenchConfigResult[]);
+      for (let rep = 0; rep < o.reps; rep++) {
+        const order = builds.map((_, i) => i);
+        if (rep % 2 === 1) order.reverse();
+        for (const m of order) {
+          const r = await runVampBench({
+            modelPrefix: path.join(o.models[m]!, builds[m]!.details.modelPrefix),
+            vdspParams: path.join(o.models[m]!, builds[m]!.details.vdspParams),
+            batch,
+            instances,
+            processes: o.vastai.processes ?? 1,
+            device: o.vastai.device,
+            vampPath: o.vastai.vampPath,
+            timeoutMs: seconds(o.vastai.timeoutSeconds),
+            // vamp runs in the temp output directory, so nothing it writes lands in the build's outputs.
+            cwd: tmp,
+          });
+          standIn ||= r.vastai.standIn;
+          perRep[m]!.push(r.throughput);
+          runs[m]!.push(r);
+        }
+      }
+      builds.forEach((_, m) => {
+        const rs = runs[m]!;
+        const cv = coefficientOfVariation(perRep[m]!);
+        const secs = rs.map((r) => r.seconds).filter((v) => !Number.isNaN(v));
+        const row: StoredBenchConfigResult = {
+          batch,
+          threads: rs[0]!.threads,
+          instances: rs[0]!.instances,
+          iterations: rs.reduce((a, r) => a + r.iterations, 0),
+          seconds: secs.length === rs.length ? secs.reduce((a, v) => a + v, 0) : null,
+          throughput: median(perRep[m]!),
+          latencyMs: medianLatency(rs.map((r) => Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, nullIfNaN(v)])) as StoredLatencyStats)),
+          reps: perRep[m]!,
+          cv,
+          unstable: cv > o.cvThreshold,
+          vastai: { ...rs[0]!.vastai },
+        };
+        results[m]!.push(row);
+        if (!process.env['MODELZOO_QUIET']) {
+          process.stderr.write(`[vamp-bench] ${labels[m]} batch ${batch}: ${row.throughput.toFixed(1)} img/s (CV ${(cv * 100).toFixed(1)}%)${standIn ? ' (stand-in)' : ''}\n`);
+        }
       });
-      standIn ||= r.vastai.standIn;
-      const latencyMs = Object.fromEntries(Object.entries(r.latencyMs).map(([k, v]) => [k, nullIfNaN(v)])) as StoredLatencyStats;
-      results.push({ ...r, seconds: nullIfNaN(r.seconds), latencyMs, vastai: { ...r.vastai } });
-      if (!process.env['MODELZOO_QUIET']) {
-        process.stderr.write(`[vamp-bench] batch ${batch}: ${r.throughput.toFixed(1)} img/s${r.vastai.standIn ? ' (stand-in)' : ''}\n`);
+      for (let m = 1; m < builds.length; m++) {
+        const p = pairedRatio(perRep[0]!, perRep[m]!);
+        pairs.push({ batch, of: labels[m]!, over: labels[0]!, ratio: p.median, cv: p.cv, unstable: p.cv > o.cvThreshold, ratios: p.ratios });
       }
     }
     const bench: BenchResult = {
+      format: BENCH_FORMAT,
       backend: 'vastai',
-      model: o.model,
-      precision: build.precision,
-      weights: build.weights,
-      machine: machineIdentity(),
-      results,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      load: { before, after: loadAverage() },
+      machine: benchEnvironment(),
+      runtime: { name: standIn ? 'vamp stand-in (ONNX Runtime on this CPU)' : 'vamp', version: null },
+      settings: { batches, threads: o.vastai.processes ?? 1, instances, warmup: 0, reps: o.reps, durationSec: null, iterations: null, cvThreshold: o.cvThreshold },
+      reportBatch,
+      models: builds.map((b, m) => ({
+        label: labels[m]!,
+        model: o.models[m]!,
+        sha256: b.details.sha256,
+        precision: b.precision,
+        weights: b.weights,
+        ...(b.stand_in || results[m]!.some((r) => r.vastai?.['standIn']) ? { stand_in: true } : {}),
+        results: results[m]!,
+      })),
+      pairs,
     };
     if (standIn) bench.stand_in = true;
-    await writeJsonAtomic(path.join(tmp, 'bench.json'), bench);
-    await writeFileAtomic(path.join(tmp, 'bench.md'), formatVampBenchTable(results, standIn) + '\n');
+    const md = renderBenchMarkdown(bench);
+    await writeJsonAtomic(path.join(tmp, BENCH_FILE), bench);
+    await writeFileAtomic(path.join(tmp, 'bench.md'), md + '\n' + (standIn ? '\nSTAND-IN: figures from test/stand-ins/vamp (ONNX Runtime on this CPU), not VastAI hardware.\n' : ''));
     return bench;
   });
-  process.stdout.write(formatVampBenchTable(results, standIn) + '\n');
+  process.stdout.write(renderBenchMarkdown(result) + '\n');
   return result;
 }
 
@@ -261,6 +332,7 @@ export interface VastaiEvalStageOptions {
   batch: number;
   instances?: number;
   limit?: number;
+  holdout?: boolean;
   reference?: { top1: number; top5: number; tolerance: number };
   outputPath: string;
   vastai: VampToolOptions & { npzDir?: string };
@@ -294,10 +366,27 @@ export async function vastaiEval(o: VastaiEvalStageOptions): Promise<EvalResult>
   const batch = typeof o.vastai.batch === 'number' ? o.vastai.batch : o.batch;
   const instances = o.vastai.instances ?? o.instances ?? 1;
   const result = await withAtomicDir(o.outputPath, async (tmp) => {
+    // The prepared dataset beside the npz files: its calibration subset (holdout, overlap) and identity.
+    const ds = await openDataset(o.dataset);
+    let prov: EvalProvenance;
+    let indices: number[];
+    try {
+      if (ds.entries.length !== npz.files.length) {
+        throw new UserError(`vamp-eval: ${npzDir} holds ${npz.files.length} npz inputs but ${o.dataset} has ${ds.entries.length} images; rerun dataset-prep -c vastai`);
+      }
+      const subset = await ds.calibrationIndices();
+      const inSubset = new Set(subset);
+      indices = ds.entries.map((_, i) => i).filter((i) => !o.holdout || !inSubset.has(i));
+      if (indices.length === 0) throw new UserError(`vamp-eval: option holdout leaves no image to evaluate: every image of ${o.dataset} is in its calibration subset`);
+      if (o.limit !== undefined) indices = indices.slice(0, o.limit);
+      prov = evalProvenance(o.dataset, ds, indices, o.holdout ?? false, build, subset);
+    } finally {
+      await ds.close();
+    }
     let datalist = npz.datalist;
-    if (o.limit !== undefined && o.limit < npz.files.length) {
-      datalist = path.join(tmp, 'npz_datalist.limit.txt');
-      await writeFileAtomic(datalist, npz.files.slice(0, o.limit).join('\n') + '\n');
+    if (indices.length < npz.files.length) {
+      datalist = path.join(tmp, 'npz_datalist.subset.txt');
+      await writeFileAtomic(datalist, indices.map((i) => npz.files[i]!).join('\n') + '\n');
     }
     const outputDir = path.join(tmp, 'vamp-output');
     const r = await runVampEval({
@@ -327,6 +416,7 @@ export async function vastaiEval(o: VastaiEvalStageOptions): Promise<EvalResult>
       instances,
       processes: o.vastai.processes ?? 1,
     };
+    Object.assign(r, prov);
     if (build.stand_in) r.stand_in = true;
     if (o.reference) {
       const passed = Math.abs(r.top1 - o.reference.top1) <= o.reference.tolerance && Math.abs(r.top5 - o.reference.top5) <= o.reference.tolerance;

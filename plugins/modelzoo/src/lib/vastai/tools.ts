@@ -14,7 +14,7 @@ import { UserError } from '../common/errors';
  */
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<typeof import('execa')>;
 let execaModule: Promise<typeof import('execa')> | undefined;
-const loadExeca = () => (execaModule ??= importEsm('execa'));
+export const loadExeca = () => (execaModule ??= importEsm('execa'));
 
 export type ToolName = 'vamc' | 'vamp';
 

@@ -57,7 +57,7 @@ export interface VamcBuildDetails {
   /** vdsp_params for the prepared uint8 npz inputs (already resized and cropped). */
   vdspParams: string;
   inputShape: number[];
-  calibration?: { source: 'prepared-dataset' | 'image-dir'; path: string; images?: number };
+  calibration?: { source: 'prepared-dataset' | 'image-dir'; path: string; images?: number; files?: string[] };
   quantization: VamcQuantization;
   log: string;
   seconds: number;
@@ -90,7 +90,7 @@ export async function runVamcBuild(o: VamcBuildOptions): Promise<VamcBuildDetail
         const [, h, w] = ds.manifest.shape;
         if (h !== crop || w !== crop) throw new UserError(`vamc-build: dataset ${ds.dir} holds ${h}x${w} images, preset '${o.spec.name}' needs ${crop}x${crop}`);
         const written = await writeCalibrationImages(ds, path.join(tmp, 'calibration'), count);
-        calibration = { source: 'prepared-dataset', path: 'calibration', images: written.count };
+        calibration = { source: 'prepared-dataset', path: 'calibration', images: written.count, files: written.files };
       } finally {
         await ds.close();
       }
