@@ -12,6 +12,8 @@
 //   file P.. sha256 of files (e.g. an ONNX model outside the workspace).
 //   weights P..  sha256 of onnx-export checkpoint files (local `weights`): content only, so the same
 //            file hashes the same wherever it lives.
+//   env-file VAR  sha256 of the file the environment variable VAR names (the report's
+//            MODELZOO_REPORT_BASELINE), or "unset" when VAR is empty: an optional input, unlike `file`.
 //   results D..  every *.json under the folders (cards, build/bench/eval results): the report reads
 //            results of configurations its dependsOn does not run (-c vastai), so it hashes them all.
 //
@@ -167,6 +169,18 @@ if (mode === 'dataset') {
     h.update(createHash('sha256').update(data).digest('hex')).update('\n');
   }
   process.stdout.write(h.digest('hex') + '\n');
+} else if (mode === 'env-file' && args.length === 1) {
+  const f = process.env[args[0]]?.trim();
+  if (!f) process.stdout.write('unset\n');
+  else {
+    let data;
+    try {
+      data = readFileSync(f);
+    } catch (err) {
+      throw new Error(`cannot read ${f}, named by ${args[0]} (${err.code ?? err.message})`);
+    }
+    process.stdout.write(createHash('sha256').update(data).digest('hex') + '\n');
+  }
 } else if (mode === 'results') {
   const h = createHash('sha256');
   for (const d of args) {
@@ -179,5 +193,5 @@ if (mode === 'dataset') {
   process.stdout.write(h.digest('hex') + '\n');
 } else {
   // A misconfigured input hashes nothing it was meant to: fail closed like an unreadable one.
-  failClosed(new Error('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH... | results DIR...'));
+  failClosed(new Error('usage: fingerprint.mjs dataset | machine | file PATH... | weights PATH... | env-file VAR | results DIR...'));
 }

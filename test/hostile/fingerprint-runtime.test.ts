@@ -4,14 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { REPO_ROOT } from '../helpers/shared';
 
 // Nx 24 hashes a runtime input's stdout+stderr whatever its exit code, so every runtime input the plugin
 // adds must print a value that never repeats when it cannot read what it hashes (a new task hash every
 // run: never a cache hit), and a stable value when it can.
 const SCRIPT = path.join(REPO_ROOT, 'tools', 'fingerprint.mjs');
-function fp(args: string[], cwd = REPO_ROOT) {
-  const r = spawnSync(process.execPath, [SCRIPT, ...args], { cwd, encoding: 'utf8', env: { ...process.env, MODELZOO_IMAGENET_VAL: undefined } as NodeJS.ProcessEnv });
+function fp(args: string[], cwd = REPO_ROOT, env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [SCRIPT, ...args], { cwd, encoding: 'utf8', env: { ...process.env, MODELZOO_IMAGENET_VAL: undefined, ...env } as NodeJS.ProcessEnv });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -47,6 +48,17 @@ test('every runtime input mode fails closed: unreadable input -> exit 1, a never
   // Content only: the same bytes elsewhere hash the same (a checkpoint in another clone).
   fs.copyFileSync(path.join(dir, 'ok.onnx'), path.join(dir, 'copy.onnx'));
   assert.equal(fp(['file', path.join(dir, 'copy.onnx')]).stdout, ok[0]!.stdout);
+
+  // env-file (the report's optional baseline): unset is a stable value, a named file is hashed by
+  // content, a named file that cannot be read fails closed like the rest.
+  const envFile = (v: string | undefined) => fp(['env-file', 'MZ_BASELINE'], REPO_ROOT, { MZ_BASELINE: v });
+  assert.deepEqual([envFile(undefined).status, envFile(undefined).stdout, envFile('').stdout], [0, 'unset\n', 'unset\n']);
+  assert.equal(envFile(path.join(dir, 'copy.onnx')).stdout, createHash('sha256').update('bytes').digest('hex') + '\n');
+  const [m1, m2] = [envFile(path.join(dir, 'gone.json')), envFile(path.join(dir, 'gone.json'))];
+  assert.equal(m1.status, 1);
+  assert.match(m1.stdout, /^unreadable [0-9a-f]{32}\n$/);
+  assert.notEqual(m1.stdout, m2.stdout);
+  assert.match(m1.stderr, /gone\.json, named by MZ_BASELINE \(ENOENT\)/);
 });
 
 test('measured on Nx itself: a failing runtime command is hashed like a value; fingerprint.mjs never repeats', (t) => {
