@@ -85,7 +85,7 @@ export async function fingerprintDataset(imagesDir: string, labelsFile: string, 
 
 async function readLabelsBytes(labelsFile: string): Promise<Buffer> {
   const st = await fs.stat(labelsFile).catch((err: NodeJS.ErrnoException) => {
-    throw new FingerprintError(`dataset fingerprint: cannot read label file ${labelsFile} (${describeCode(err, labelsFile)})`);
+    throw new FingerprintError(`dataset fingerprint: cannot read label file ${labelsFile} (${describeCode(err)})`);
   });
   if (!st.isFile()) throw new FingerprintError(`dataset fingerprint: label file ${labelsFile} is not a file`);
   if (st.size > MAX_LABELS_BYTES) throw new FingerprintError(`dataset fingerprint: label file ${labelsFile} is ${st.size} bytes, over the ${MAX_LABELS_BYTES}-byte cap`);
@@ -121,15 +121,17 @@ async function statImage(file: string): Promise<import('node:fs').BigIntStats | 
     if (e.code === 'ENOENT') {
       const link = await fs.lstat(file).catch(() => undefined);
       if (!link) return undefined;
+      throw new FingerprintError(`dataset fingerprint: cannot read ${file}: it is a symbolic link to a path that does not exist (a symlink to nothing): fix or remove the link`);
     }
-    throw new FingerprintError(`dataset fingerprint: cannot read ${file} (${describeCode(e, file)})`);
+    throw new FingerprintError(`dataset fingerprint: cannot read ${file} (${describeCode(e)})`);
   }
 }
 
-function describeCode(e: NodeJS.ErrnoException, _file: string): string {
-  if (e.code === 'ELOOP') return 'symlink loop';
+function describeCode(e: NodeJS.ErrnoException): string {
+  if (e.code === 'ELOOP') return 'a symlink loop: fix or remove the link';
+  // Only reached for a name that lstat finds: a link whose target is gone.
   if (e.code === 'ENOENT') return 'not found, or a symlink to nothing';
-  if (e.code === 'EACCES') return 'permission denied';
+  if (e.code === 'EACCES') return 'permission denied: make it readable';
   return e.code ?? e.message;
 }
 
@@ -142,7 +144,7 @@ async function hashFile(file: string): Promise<string> {
   try {
     for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   } catch (err) {
-    throw new FingerprintError(`dataset fingerprint: cannot read ${file} (${describeCode(err as NodeJS.ErrnoException, file)})`);
+    throw new FingerprintError(`dataset fingerprint: cannot read ${file} (${describeCode(err as NodeJS.ErrnoException)})`);
   }
   return h.digest('hex');
 }
