@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { readJson, sha256 } from '../common/atomic';
+import { UserError } from '../common/errors';
 import { IntegrityError, verifyFile } from '../common/verify';
 import type { DatasetEntry, DatasetManifest } from './manifest';
 
@@ -131,9 +132,10 @@ export function parseDatalist(text: string, where: string): DatasetEntry[] {
     const t = line.trim();
     if (!t) return;
     const m = /^(.*\S)\s+(-?\d+)$/.exec(t);
-    if (!m) throw new Error(`${where}:${i + 1}: expected 'FILE INDEX', got '${t}'`);
+    // The line itself is not echoed: an error must not print the content of an arbitrary file.
+    if (!m) throw new UserError(`${where}:${i + 1}: expected 'FILE INDEX' (a file name, a space, a class index); rerun the dataset-prep that wrote it`);
     const label = Number(m[2]);
-    if (label < 0) throw new Error(`${where}:${i + 1}: negative class index ${label}`);
+    if (label < 0) throw new UserError(`${where}:${i + 1}: negative class index ${label}`);
     out.push({ file: m[1]!, label });
   });
   return out;

@@ -48,9 +48,21 @@ export async function setAsideNpz(datasetDir: string): Promise<void> {
   const from = path.join(datasetDir, NPZ_SUBDIR);
   const aside = datasetDir + NPZ_RESUME_SUFFIX;
   if (await exists(from)) {
-    await fs.rm(aside, { recursive: true, force: true });
+    await removeNpzAside(aside);
     await fs.rename(from, aside);
   }
+}
+
+/**
+ * The set-aside folder sits beside the output, outside its marker: it is removed only when it holds the
+ * npz manifest a previous dataset-prep wrote, never a folder someone else happened to name so.
+ */
+async function removeNpzAside(aside: string): Promise<void> {
+  if (!(await exists(aside))) return;
+  if (!(await exists(path.join(aside, NPZ_MANIFEST)))) {
+    throw new UserError(`dataset-prep: ${aside} exists but was not left by dataset-prep (it holds no ${NPZ_MANIFEST}); move or remove it yourself, then run again`);
+  }
+  await fs.rm(aside, { recursive: true, force: true });
 }
 
 /** Writes `<datasetDir>/npz` (one .npz per image + vamp's datalist) from a prepared uint8 dataset. */
@@ -63,7 +75,7 @@ export async function writeDatasetNpz(datasetDir: string): Promise<{ dir: string
       const previous = await readJson<NpzDatasetManifest>(path.join(aside, NPZ_MANIFEST), 'npz dataset').catch(() => undefined);
       // Files of other images (the dataset changed since) are never mixed in: start over.
       if (previous?.source.key === npzSourceKey(ds) && !(await exists(dir))) await fs.rename(aside, dir);
-      else await fs.rm(aside, { recursive: true, force: true });
+      else await removeNpzAside(aside);
     }
     const r = await writeNpzDataset(ds, dir);
     return { dir, count: r.manifest.count, written: r.written, resumed: r.skipped };
