@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '../helpers/property';
 import { UserError } from '../../plugins/modelzoo/src/lib/common/errors';
 import { parseLabels } from '../../plugins/modelzoo/src/lib/dataset/labels';
 
@@ -56,7 +57,7 @@ test('property: any padding, separator, zero-padded index, blank lines and LF/CR
     fc.property(labelFile, ({ text, expected }) => {
       assert.deepEqual(parseLabels(text, 'val_label.txt', CLASSES), expected);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -76,7 +77,7 @@ test('property: an out-of-range index is refused naming its line; a repeated fil
           e instanceof UserError && e.message === `L:${dup.length}: '${victim.file}' already listed on line ${expected.indexOf(victim) + 1}`,
       );
     }),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
 });
 
@@ -86,6 +87,6 @@ test('property: absolute paths and any path with a .. segment are refused', () =
       const name = prefix === '/' ? `/${file}` : `${prefix}${file}`;
       assert.throws(() => parseLabels(`ok.JPEG 1\n${name} 3\n`, 'L', CLASSES), (e: Error) => e instanceof UserError && e.message.startsWith('L:2:') && /must be a path relative/.test(e.message));
     }),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '../helpers/property';
 import { AccuracyCounter, topK } from '../../plugins/modelzoo/src/lib/eval/metrics';
 import { TensorHistogram } from '../../plugins/modelzoo/src/lib/quant/histogram';
 import { chooseRange } from '../../plugins/modelzoo/src/lib/quant/ranges';
@@ -31,7 +32,7 @@ test('property: topK equals a stable sort of the row, at any offset', () => {
       const r = Array.from(buf.subarray(before.length, before.length + classes));
       assert.deepEqual(topK(buf, before.length, classes, k), oracleTopK(r, k));
     }),
-    { numRuns: 1000 },
+    { numRuns: runs(1000) },
   );
 });
 
@@ -55,7 +56,7 @@ test('property: AccuracyCounter top-1/top-5 are the oracle rank of the label (ra
       assert.equal(s.top1, (100 * top1) / images.length);
       assert.equal(s.top5, (100 * top5) / images.length);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -90,7 +91,7 @@ test('property: histogram quantiles stay within one bin of the sort-based order 
         assert.ok(Math.abs(est - oracle) <= tol, `q=${q}: histogram ${est} vs sorted ${oracle} (bin width ${h.binWidth})`);
       },
     ),
-    { numRuns: 500 },
+    { numRuns: runs(500) },
   );
 });
 
@@ -113,6 +114,6 @@ test('property: percentile ranges contain 0, stay inside [min, max], widen with 
       assert.ok(Math.abs(r.hi - Math.max(0, at(p))) <= tol, `hi ${r.hi} vs ${at(p)}`);
       assert.ok(Math.abs(r.lo - Math.min(0, at(1 - p))) <= tol, `lo ${r.lo} vs ${at(1 - p)}`);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });

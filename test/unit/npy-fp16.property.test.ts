@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '../helpers/property';
 import { fromFp16Bits, roundFp16, toFp16Bits } from '../../plugins/modelzoo/src/lib/vastai/fp16';
 import { type NpyArray, type NpyDtype, decodeNpy, decodeNpz, encodeNpy, encodeNpz, npyToFloat64 } from '../../plugins/modelzoo/src/lib/vastai/npy';
 
@@ -24,7 +25,7 @@ test('property: npy encode -> decode returns the same dtype, shape and bytes, 64
       // a truncated file is refused, never read short
       if (arr.data.length > 0) assert.throws(() => decodeNpy(bytes.subarray(0, bytes.length - 1), 'a.npy'), /a\.npy: truncated/);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -37,7 +38,7 @@ test('property: npz encode -> decode returns every member; bytes are identical a
       assert.deepEqual(Object.keys(back).sort(), Object.keys(arrays).sort());
       for (const [k, a] of Object.entries(arrays)) assert.deepEqual(back[k], { dtype: a.dtype, shape: a.shape, data: Uint8Array.from(a.data) });
     }),
-    { numRuns: 100 },
+    { numRuns: runs(100) },
   );
 });
 
@@ -61,7 +62,7 @@ test('property: npyToFloat64 reads each dtype as a little-endian DataView does',
       };
       assert.deepEqual(Array.from(npyToFloat64(arr)), Array.from({ length: n }, (_, i) => read(i)));
     }),
-    { numRuns: 200 },
+    { numRuns: runs(200) },
   );
 });
 
@@ -117,6 +118,6 @@ test('property: toFp16Bits rounds to the nearest fp16, ties to even, as the sort
       const r = roundFp16(x);
       if (Math.abs(Math.fround(x)) < 65520) assert.equal(r, Math.sign(r) * POSITIVE[oracleBits(x) & 0x7fff]!);
     }),
-    { numRuns: 3000 },
+    { numRuns: runs(3000) },
   );
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '../helpers/property';
 import { type GlobalTable, UnpicklingError, unpickle } from '../../plugins/modelzoo/src/lib/checkpoints/pickle';
 import { TORCH_GLOBALS } from '../../plugins/modelzoo/src/lib/checkpoints/torch-file';
 
@@ -55,7 +56,7 @@ test('property: random op streams end in a value or an UnpicklingError, reach on
       for (const c of calls) assert.ok(ALLOWED.includes(c), `called ${c}`);
       assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 1000, 'one small pickle takes well under a second');
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
 });
 
@@ -82,6 +83,6 @@ test('property: a stream that names a global outside the allowlist fails naming 
         (e: Error) => e instanceof UnpicklingError && e.message.includes(`refusing to load global '${hostile}'`),
       );
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { runs } from '../helpers/property';
 import { type LatencyBlock, STAND_IN_MARKER, type VampReport, parseVampOutput } from '../../plugins/modelzoo/src/lib/vastai/vamp-output';
 
 // vamp's report (see ../shared/reference/vastmodelzoo/vamp-output-samples.txt): versions print the
@@ -105,7 +106,7 @@ test('property: any subset of the report lines, in any order and style, with LF 
         assert.deepEqual(parseVampOutput(lines.join(eol) + eol), expected);
       },
     ),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 
@@ -117,6 +118,6 @@ test('property: a line that is not a stat ends a latency block; later stat lines
       assert.equal(r.batch, 4);
       assert.equal(r.other['min latency'], b);
     }),
-    { numRuns: 50 },
+    { numRuns: runs(50) },
   );
 });
