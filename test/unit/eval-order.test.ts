@@ -83,3 +83,34 @@ test('a subset in reverse order counts only the chosen images, each against its 
     await dataset.close();
   }
 });
+
+test('without indices every image is evaluated; a model/dataset class-count mismatch fails before the first batch', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-order-'));
+  writeDataset(dir, LABELS);
+  const dataset = await openDataset(dir);
+  try {
+    const run = await runEval({ model: pixelClassifier(), dataset, batch: 4, threads: 1, label: 'eval-test' });
+    assert.equal(run.classes, CLASSES);
+    assert.equal(run.counter.summary().images, LABELS.length);
+    assert.equal(run.counter.summary().top1, 100);
+    assert.ok(run.seconds > 0 && Math.abs(run.throughput - LABELS.length / run.seconds) < 1e-6);
+    // one image: a batch larger than the list still runs (the probe batch is clamped)
+    const one = await runEval({ model: pixelClassifier(), dataset, batch: 8, threads: 1, indices: [6] });
+    assert.deepEqual([...one.counter.predictions.keys()], [6]);
+    dataset.manifest.classes = 5;
+    await assert.rejects(
+      runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1 }),
+      (e: Error) =>
+        e.message ===
+        "the model has 4 output classes but the dataset's labels are for 5 classes (max label 3); use a model with 5 classes or set the dataset's 'classes' option",
+    );
+    dataset.manifest.classes = CLASSES;
+    dataset.entries[2] = { ...dataset.entries[2]!, label: 4 };
+    await assert.rejects(runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1 }), /\(max label 4\)/);
+    // an image outside the evaluated subset does not count towards the label check
+    const sub = await runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1, indices: [0, 1] });
+    assert.equal(sub.counter.summary().images, 2);
+  } finally {
+    await dataset.close();
+  }
+});
