@@ -64,7 +64,7 @@ export default {
     `${lib}/vastai/fp16.ts`,
   ],
   // The sandbox needs sources, tests, test helpers and the small data the unit tests read.
-  ignorePatterns: ['dist', 'plugins/*/dist', 'plugins/*/build', '.nx', 'tmp', 'reports', 'docs/mutation'],
+  ignorePatterns: ['dist', 'plugins/*/dist', 'plugins/*/build', '.nx', 'tmp', 'reports', 'docs/mutation', '.stryker-tmp*', 'stryker.*.tmp.mjs'],
   concurrency: 2,
   timeoutMS: 20000,
   timeoutFactor: 2,

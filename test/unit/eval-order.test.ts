@@ -93,7 +93,8 @@ test('without indices every image is evaluated; a model/dataset class-count mism
     assert.equal(run.classes, CLASSES);
     assert.equal(run.counter.summary().images, LABELS.length);
     assert.equal(run.counter.summary().top1, 100);
-    assert.ok(run.seconds > 0 && Math.abs(run.throughput - LABELS.length / run.seconds) < 1e-6);
+    assert.ok(run.seconds > 0 && run.seconds < 600, `seconds ${run.seconds}`);
+    assert.ok(Math.abs(run.throughput - LABELS.length / run.seconds) < 1e-6);
     // one image: a batch larger than the list still runs (the probe batch is clamped)
     const one = await runEval({ model: pixelClassifier(), dataset, batch: 8, threads: 1, indices: [6] });
     assert.deepEqual([...one.counter.predictions.keys()], [6]);

@@ -53,8 +53,28 @@ test('removeStaleTemps: a missing folder is fine; our own pid and non-numeric na
   await fs.writeFile(`${target}.tmp-${process.pid}-mine`, '');
   await fs.writeFile(`${target}.tmp-abc-x`, '');
   await fs.writeFile(`${target}.tmp-999998-file`, '');
+  // same length as 'out.tmp-', so only the prefix check keeps it from being read as pid 999997
+  await fs.writeFile(path.join(root, 'abc.tmp-999997-x'), '');
   await removeStaleTemps(target);
-  assert.deepEqual((await fs.readdir(root)).sort(), [`out.tmp-${process.pid}-mine`, 'out.tmp-abc-x'].sort());
+  assert.deepEqual((await fs.readdir(root)).sort(), [`out.tmp-${process.pid}-mine`, 'out.tmp-abc-x', 'abc.tmp-999997-x'].sort());
+});
+
+test('removeStaleTemps keeps a temp whose pid belongs to another user (kill(pid, 0) says EPERM)', async () => {
+  // Tests run as root here, where kill(pid, 0) never says EPERM: the OS answer is stubbed for one call.
+  const root = await tmp();
+  const target = path.join(root, 'out');
+  await fs.writeFile(`${target}.tmp-999996-other-user`, '');
+  await fs.writeFile(`${target}.tmp-999995-gone`, '');
+  const realKill = process.kill;
+  process.kill = ((pid: number) => {
+    throw Object.assign(new Error('kill'), { code: pid === 999996 ? 'EPERM' : 'ESRCH' });
+  }) as typeof process.kill;
+  try {
+    await removeStaleTemps(target);
+  } finally {
+    process.kill = realKill;
+  }
+  assert.deepEqual(await fs.readdir(root), ['out.tmp-999996-other-user']);
 });
 
 test('exists, sha256, sha256File and readJson', async () => {

@@ -187,3 +187,35 @@ test('an emulation that throws a plain error is reported as an UnpicklingError n
     (e: Error) => e instanceof UnpicklingError && e.name === 'UnpicklingError' && /^w\.pkl: m\.f: boom \(pickle offset \d+\)$/.test(e.message),
   );
 });
+
+test('boundaries: lengths and ints at the safe-integer edge, LONG4 of length 0, text ints with spaces or junk', () => {
+  assert.throws(() => load(b([0x8e, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0], '.')), /truncated pickle/, 'a length of exactly 2^53-1 is allowed, then truncated');
+  const max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0];
+  const min = [0x01, 0, 0, 0, 0, 0, 0xe0, 0xff];
+  assert.deepEqual(load(b('(', [0x8a, 8, ...max, 0x8a, 8, ...min], 'l.')), [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
+  assert.deepEqual(load(b('(I9007199254740991\nI-9007199254740991\nl.')), [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
+  assert.deepEqual(load(b([0x8b, 0, 0, 0, 0], '.')), 0);
+  assert.deepEqual(load(b('I 12 \n.')), 12);
+  assert.throws(() => load(b('Ix12\n.')), (e: Error) => e instanceof UnpicklingError && /malformed integer 'x12'/.test(e.message));
+  assert.throws(() => load(b('L5L7\n.')), /malformed integer/);
+  assert.throws(() => load(b('LL5\n.')), /malformed integer/);
+  assert.throws(() => load(b('L x5\n.')), /malformed integer/);
+});
+
+test('callables: only allowlisted globals may be called; every call opcode says which one refused', () => {
+  // a PyObject (argparse.Namespace instance) has a qualname but is not callable
+  assert.throws(() => load(b('cargparse\nNamespace\n)', [0x81], ')R.')), (e: Error) => e instanceof UnpicklingError && /REDUCE on a value that is not an allowlisted global/.test(e.message));
+  assert.throws(() => load(b('K\x01)}', [0x92], '.')), /NEWOBJ_EX on a value that is not an allowlisted global/);
+  assert.throws(() => load(b('(K\x01o.')), /OBJ on a value that is not an allowlisted global/);
+  assert.throws(() => load(b([0x8c, 2], 'os', 'K\x01', [0x93], '.')), /STACK_GLOBAL needs two strings/);
+  assert.throws(() => load(b('K\x01', [0x8c, 6], 'system', [0x93], '.')), /STACK_GLOBAL needs two strings/);
+  assert.throws(() => load(b('cos\nsystem\n.'), 'x.pkl'), (e: Error) => e.message === "x.pkl: refusing to load global 'os.system': a checkpoint may only reference allowlisted globals (tensor/storage rebuild, OrderedDict, numpy array reconstruction and dtypes); this file could run code (pickle offset 11)");
+  // NEWOBJ / NEWOBJ_EX with arguments that are not a tuple call with none
+  assert.deepEqual((load(b('cbuiltins\nslice\nK\x01', [0x81], '.')) as PyObject).args, []);
+  assert.deepEqual((load(b('cbuiltins\nslice\nK\x01N', [0x92], '.')) as PyObject).args, []);
+  const s = load(b('cbuiltins\nslice\nK\x01K\x02\x86R.')) as PyObject;
+  assert.equal(s.qualname, 'builtins.slice');
+  assert.deepEqual(new PyObject('q').args, []);
+  // an emulation's own UnpicklingError passes through unchanged
+  assert.throws(() => load(b('c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00utf8\x86R.')), (e: Error) => e instanceof UnpicklingError && e.message === '_codecs.encode is only allowed for latin1 strings (got encoding utf8)');
+});

@@ -47,7 +47,7 @@ test('percentiles: a fraction in (0.5, 1], or a percentage (vamc style) divided 
   assert.equal(resolveInt8Options({ percentile: 100 }).percentile, 1);
   assert.equal(resolveInt8Options({ percentile: 1 }).percentile, 1);
   assert.equal(resolveInt8Options({ percentile: 0.51 }).percentile, 0.51);
-  for (const bad of [0.5, 0.2, 0, -1, 100.5, 1000, '0.99', null, NaN]) {
+  for (const bad of [0.5, 0.2, 0, -1, 100.5, 1000, '0.99', '99.9', null, NaN]) {
     assert.throws(() => resolveInt8Options({ percentile: bad }), (e: Error) => e.message === `quantization.percentile must be a fraction in (0.5, 1] (or a percentage), got ${JSON.stringify(bad)}`, String(bad));
   }
 });
