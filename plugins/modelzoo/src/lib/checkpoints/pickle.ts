@@ -120,6 +120,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
     return Number(v);
   };
   const bytes = (n: number) => {
+    // BINSTRING/BINBYTES lengths are signed on the wire: a negative one would walk pos backwards.
+    if (n < 0) fail(`negative length ${n}`);
     need(n);
     const b = data.subarray(pos, pos + n);
     pos += n;
