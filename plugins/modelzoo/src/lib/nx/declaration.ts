@@ -1,7 +1,7 @@
 import { OFFICIAL_WEIGHTS } from '../checkpoints/official';
 import type { CheckpointFormat } from '../checkpoints/mobilenetv2-keys';
 import type { CheckpointWeights } from '../export/checkpoint-source';
-import type { PretrainedSpec } from '../export/export-target';
+import type { ExportTargetSpec, PretrainedSpec } from '../export/export-target';
 import { validateOptions } from '../common/options';
 import type { ZooReference } from '../report/variants';
 import { DATASET_PROJECT, type VariantSpec } from './variant-project';
@@ -12,17 +12,9 @@ import schema from './declaration.schema.json';
  * follow from. The plugin's createNodes (src/plugins/variants.ts) turns it into a VariantSpec and the
  * targets into variantProject(); the variant generator writes it. declaration.schema.json is its schema.
  */
-export interface VariantDeclaration {
-  model: string;
-  row: string;
-  preprocess: string;
-  width?: number;
-  rounding?: 'torchvision' | 'paddle';
-  padding?: 'symmetric' | 'tf-same';
-  bnEpsilon?: number;
-  expandT1?: boolean;
-  inputSize?: number;
-  classes?: number;
+export interface VariantDeclaration
+  extends Pick<ExportTargetSpec, 'model' | 'row' | 'preprocess' | 'rounding' | 'padding' | 'bnEpsilon' | 'expandT1' | 'inputSize' | 'classes'>,
+    Partial<Pick<ExportTargetSpec, 'width'>> {
   /** builtin (default; random-init graph), onnx (`file`) or checkpoint (`weights`). */
   source?: 'builtin' | 'onnx' | 'checkpoint';
   file?: string;
