@@ -227,7 +227,7 @@ const APP = String.raw`
       }).concat([{ type: 'line', label: 'Pareto front', data: c.pareto.front, borderColor: '#555', borderDash: [6, 4], pointRadius: 0, fill: false, showLine: true }])
     },
     options: {
-      scales: { x: { type: 'logarithmic', title: { display: true, text: 'img/s (best batch, log scale)' } }, y: { title: { display: true, text: 'top-1 (%)' } } },
+      scales: { x: { type: 'logarithmic', title: { display: true, text: 'img/s (at the batch each row states, log scale)' } }, y: { title: { display: true, text: 'top-1 (%)' } } },
       plugins: { tooltip: { callbacks: { label: function (ctx) { return ctx.raw.label + ': ' + ctx.raw.y.toFixed(2) + '% at ' + ctx.raw.x.toFixed(1) + ' img/s'; } } } }
     }
   });
