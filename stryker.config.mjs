@@ -70,7 +70,7 @@ export default {
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  // CI fails below 90% (the committed run: 94.0%).
+  // CI fails below 90% (the committed run: 95.4%).
   thresholds: { high: 90, low: 80, break: 90 },
   cleanTempDir: 'always',
   tempDirName: '.stryker-tmp',

@@ -74,18 +74,18 @@ test('property: an out-of-range index is refused naming its line; a repeated fil
       assert.throws(
         () => parseLabels(dup.join('\r\n'), 'L', CLASSES),
         (e: Error) =>
-          e instanceof UserError && e.message === `L:${dup.length}: '${victim.file}' already listed on line ${expected.indexOf(victim) + 1}`,
+          e instanceof UserError && e.message.startsWith(`L:${dup.length}: '${victim.file}' already listed on line ${expected.indexOf(victim) + 1}`),
       );
     }),
     { numRuns: runs(100) },
   );
 });
 
-test('property: absolute paths and any path with a .. segment are refused', () => {
+test('property: absolute paths and paths that climb out of the images folder are refused', () => {
   fc.assert(
-    fc.property(fileName, fc.constantFrom('/', '../', 'a/../', 'a\\..\\'), (file, prefix) => {
+    fc.property(fileName, fc.constantFrom('/', '../', 'a/../../', '..\\'), (file, prefix) => {
       const name = prefix === '/' ? `/${file}` : `${prefix}${file}`;
-      assert.throws(() => parseLabels(`ok.JPEG 1\n${name} 3\n`, 'L', CLASSES), (e: Error) => e instanceof UserError && e.message.startsWith('L:2:') && /must be a path relative/.test(e.message));
+      assert.throws(() => parseLabels(`ok.JPEG 1\n${name} 3\n`, 'L', CLASSES), (e: Error) => e instanceof UserError && e.message.startsWith('L:2:') && /must be a relative path inside the images folder/.test(e.message));
     }),
     { numRuns: runs(100) },
   );

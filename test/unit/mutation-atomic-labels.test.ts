@@ -110,8 +110,8 @@ test('readLabels reads and validates a file; a missing file is a UserError namin
 
 test('parseLabels: invalid class counts, malformed and negative lines are UserErrors naming the line', () => {
   for (const c of [0, -1, 1.5, NaN]) assert.throws(() => parseLabels('a 0\n', 'L', c), (e: Error) => e instanceof UserError && e.message === `L: invalid class count ${c}`);
-  assert.throws(() => parseLabels('a 0\nbroken\n', 'L', 2), (e: Error) => e instanceof UserError && e.message === "L:2: expected 'FILE INDEX', got 'broken'");
-  assert.throws(() => parseLabels('a -1\n', 'L', 2), (e: Error) => e instanceof UserError && e.message === 'L:1: negative class index -1');
+  assert.throws(() => parseLabels('a 0\nbroken\n', 'L', 2), (e: Error) => e instanceof UserError && e.message.startsWith("L:2: expected 'FILE INDEX'") && !e.message.includes('broken'));
+  assert.throws(() => parseLabels('a -1\n', 'L', 2), (e: Error) => e instanceof UserError && e.message === "L:1: negative class index for 'a'");
   assert.deepEqual(parseLabels('a 1\n', 'L', 2), [{ file: 'a', label: 1, line: 1 }]);
   assert.deepEqual(parseLabels('x/..y 0\n', 'L', 1), [{ file: 'x/..y', label: 0, line: 1 }]);
   assert.throws(() => parseLabels('a 1\n', 'L', 1), (e: Error) => e instanceof UserError && e.message === "L:1: class index 1 out of range (classes: 1) for 'a'");

@@ -80,8 +80,8 @@ test('unknown keys and double spellings name the option and where it came from',
       e.message ===
       "vamc-build.quantization: unknown option 'per_chanel' (known: calibrate_mode, percentile, per_channel, exclude_layers, skip_conv_layers, calibration_count, activation_type, sensitivity, quant_mode, quantize_per_channel)",
   );
-  assert.throws(() => resolveInt8Options({ quant_mode: 'max', calibrate_mode: 'mse' }), (e: Error) => e.message === "quantization: 'calibrate_mode' and 'quant_mode' both set calibrate_mode");
-  assert.throws(() => resolveInt8Options({ per_channel: true, quantize_per_channel: true }), (e: Error) => e.message === "quantization: 'quantize_per_channel' and 'per_channel' both set per_channel");
+  assert.throws(() => resolveInt8Options({ quant_mode: 'max', calibrate_mode: 'mse' }), (e: Error) => e.message === "quantization: 'calibrate_mode' and 'quant_mode' both set calibrate_mode: keep one");
+  assert.throws(() => resolveInt8Options({ per_channel: true, quantize_per_channel: true }), (e: Error) => e.message === "quantization: 'quantize_per_channel' and 'per_channel' both set per_channel: keep one");
   assert.throws(() => resolveInt8Options({ toString: 1 }), /unknown option 'toString'/);
 });
 

@@ -82,7 +82,9 @@ export function unzipBounded(data: Uint8Array, where: string, limits: ZipLimits 
     failure ??= new Error(`${where}: corrupt zip archive: ${(err as Error).message}`);
   }
   if (failure) throw failure;
-  if (entries === 0) throw new Error(`${where}: corrupt zip archive: no members`);
+  // An archive of no members is an end-of-central-directory record alone (what np.savez() writes with
+  // no arrays); anything else without a member is not a zip file.
+  if (entries === 0 && !isEmptyZip(data)) throw new Error(`${where}: corrupt zip archive: no members`);
   return out;
 }
 
@@ -97,4 +99,8 @@ function concat(parts: Uint8Array[], n: number): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+function isEmptyZip(data: Uint8Array): boolean {
+  return data.length === 22 && data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x05 && data[3] === 0x06 && data[10] === 0 && data[11] === 0;
 }
