@@ -64,8 +64,7 @@ export class NdArray {
     const le = this.littleEndian;
     const read = readerFor(dt, view, le);
     const n = this.size;
-    if (n === 0) return new Float32Array(0);
-    // Before allocating: a header may declare any shape, the storage's bytes are what really exist.
+    // Before allocating (an empty view needs 0 bytes and reads nothing): a header may declare any shape, the storage's bytes are what really exist.
     const need = viewBytes(this.shape, this.strides, this.offset, width);
     if (need > bytes.byteLength) {
       throw new Error(`${this.storage.name}: tensor of shape [${this.shape}] needs ${need} bytes, storage has ${bytes.byteLength}`);
@@ -97,7 +96,7 @@ export function viewBytes(shape: readonly number[], strides: readonly number[], 
 }
 
 export function contiguousStrides(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
+  const s: number[] = [];
   let acc = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     s[i] = acc;

@@ -129,7 +129,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
   };
   const line = () => {
     const nl = data.indexOf(0x0a, pos);
-    if (nl < 0) fail('unterminated text line');
+    if (nl === -1) fail('unterminated text line');
     const s = Buffer.from(data.subarray(pos, nl)).toString('latin1');
     pos = nl + 1;
     return s;
@@ -177,10 +177,10 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
     else fail('APPEND(S) on a value that is not a list');
   };
   const longFromBytes = (b: Uint8Array): number | bigint => {
-    if (b.length === 0) return 0;
+    // An empty LONG1 is 0: the loop adds nothing and there is no sign byte.
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-    if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
+    if ((b[b.length - 1] ?? 0) & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
 
@@ -207,8 +207,6 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
         stack.push(new Map());
         break;
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
       case 0x29: // EMPTY_TUPLE
         stack.push([]);
         break;
@@ -485,8 +483,9 @@ function invoke(f: PyGlobal, args: unknown[], kwargs: Map<unknown, unknown> | un
 }
 
 function parseIntStrict(s: string, fail: (m: string) => never): number | bigint {
-  if (!/^[+-]?\d+$/.test(s.trim())) return fail(`malformed integer '${s}'`);
-  const b = BigInt(s.trim());
+  const t = s.trim();
+  if (!/^[+-]?\d+$/.test(t)) return fail(`malformed integer '${s}'`);
+  const b = BigInt(t);
   return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 

@@ -35,11 +35,12 @@ export function extractStateDict(obj: unknown, where: string): { state: StateDic
     const a = asNdArray(v);
     if (a && typeof k === 'string') state.set(k, a);
   }
-  const keys = [...state.keys()];
-  if (keys.length > 0 && keys.every((k) => k.startsWith('module.'))) {
-    return { state: new Map([...state].map(([k, v]) => [k.slice('module.'.length), v])), wrapper, meta: obj.get('meta') };
+  // A wrapper's sibling `meta` (mmcv) comes along; a bare state dict has none, prefixed or not.
+  const meta = wrapper ? obj.get('meta') : undefined;
+  if ([...state.keys()].every((k) => k.startsWith('module.'))) {
+    return { state: new Map([...state].map(([k, v]) => [k.slice('module.'.length), v])), wrapper, meta };
   }
-  return { state, wrapper, meta: wrapper ? obj.get('meta') : undefined };
+  return { state, wrapper, meta };
 }
 
 function hasTensors(m: Map<unknown, unknown>): boolean {
