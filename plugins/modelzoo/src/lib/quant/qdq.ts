@@ -74,17 +74,19 @@ export function weightScale(values: Float32Array, maxAbs: number): number {
     let i = 0;
     for (; i < values.length; i++) {
       const x = values[i]! * inv;
+      // Stryker disable next-line EqualityOperator: a distance of exactly 1e-3 (as a double) from a product of a float32 weight and 1/scale is not reachable in practice
       if (Math.abs(x - Math.round(x)) > GRID_TOLERANCE) break;
     }
     if (i === values.length) return s;
   }
   if (values.length > WEIGHT_SEARCH_MAX) return Math.fround(maxAbs / 127);
-  let best = { err: Infinity, scale: Math.fround(maxAbs / 127) };
+  // Every candidate's error is finite, so k = 127 always replaces the initial scale.
+  let best = { err: Infinity, scale: 0 };
   for (let k = 127; k >= WEIGHT_MIN_LEVELS; k--) {
     const s = Math.fround(maxAbs / k);
     const inv = 1 / s;
     let err = 0;
-    for (let i = 0; i < values.length && err < best.err; i++) {
+    for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       const d = v - s * Math.round(v * inv);
       err += d * d;
@@ -115,57 +117,58 @@ export function quantizeWeight(
     const c = channelOf(i);
     sizes[c]!++;
     const a = Math.abs(w[i]!);
+    // Stryker disable next-line EqualityOperator: with >= an equal value is stored again, unchanged
     if (a > maxAbs[c]!) maxAbs[c] = a;
   }
   const byChannel = Array.from(sizes, (n) => new Float32Array(n));
   const fill = new Int32Array(channels);
-  for (let i = 0; i < w.length; i++) {
+  w.forEach((v, i) => {
     const c = channelOf(i);
-    byChannel[c]![fill[c]!++] = w[i]!;
-  }
-  const scales = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
+    byChannel[c]![fill[c]!++] = v;
+  });
+  const scales = Float32Array.from({ length: channels }, (_, c) => {
     let s = weightScale(byChannel[c]!, maxAbs[c]!);
     if (bias) {
       let bMax = 0;
       for (let o = 0; o < bias.values.length; o++) if (!perChannel || o === c) bMax = Math.max(bMax, Math.abs(bias.values[o]!));
       const need = bMax / (bias.inputScale * (INT32_MAX - 1));
+      // Stryker disable next-line EqualityOperator: at need == s both keep the same value
       if (need > s) s = need;
     }
-    scales[c] = s;
-  }
-  const data = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const q = Math.round(w[i]! / scales[channelOf(i)]!);
-    data[i] = q > 127 ? 127 : q < -127 ? -127 : q;
-  }
+    return s;
+  });
+  const data = Int8Array.from(w, (v, i) => {
+    const q = Math.round(v / scales[channelOf(i)]!);
+    // Every scale is at least fround(max|w| / 127), so |q| <= 127 and this guard never fires; it stays
+    // so that no later change can wrap 128 to -128.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,UnaryOperator: unreachable guard (see above)
+    return q > 127 ? 127 : q < -127 ? -127 : q;
+  });
   return { data, scales, axis };
 }
 
 export function quantizeBias(b: Float32Array, inputScale: number, weightScales: Float32Array): Int32Array {
-  const out = new Int32Array(b.length);
-  for (let i = 0; i < b.length; i++) {
+  return Int32Array.from(b, (v, i) => {
     const s = inputScale * weightScales[weightScales.length === 1 ? 0 : i]!;
-    out[i] = Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(b[i]! / s)));
-  }
-  return out;
+    return Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(v / s)));
+  });
 }
 
-function bytes(a: Int8Array | Uint8Array | Int32Array): Uint8Array {
-  return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+function bytes(a: Int8Array | Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+/** A scalar zero point; an int8 value's byte is its two's complement, which is what Uint8Array stores. */
 function zeroPointTensor(name: string, type: ActivationType, value: number): Tensor {
-  const dt = type === 'uint8' ? DataType.UINT8 : DataType.INT8;
-  const arr = type === 'uint8' ? Uint8Array.of(value) : Int8Array.of(value);
-  return typedTensor(name, [], dt, bytes(arr));
+  return typedTensor(name, [], type === 'uint8' ? DataType.UINT8 : DataType.INT8, Uint8Array.of(value));
 }
 
-/** The weight's output-channel axis for the op that consumes it. */
+/**
+ * The weight's output-channel axis for the op that consumes it: Conv [M, C/g, kH, kW] and Gemm with
+ * transB [N, K] on 0; Gemm [K, N] and MatMul [K, N] (which has no transB attribute) on 1.
+ */
 function weightAxis(n: Node): number {
-  if (n.opType === 'Conv') return 0;
-  if (n.opType === 'Gemm') return getIntAttr(n, 'transB', 0) ? 0 : 1;
-  return 1; // MatMul: [K, N]
+  return n.opType === 'Conv' || getIntAttr(n, 'transB', 0) ? 0 : 1;
 }
 
 /**
@@ -183,8 +186,9 @@ export function buildQdqModel(
   const graph = model.graph as Graph;
   const inits = initializerMap(graph);
   const paramsOf = (tensor: string): QParams => {
-    const point = plan.points.find((p) => p.tensor === tensor);
-    const p = params.get(point?.alias ?? tensor);
+    // Only called with planned tensors.
+    const point = plan.points.find((p) => p.tensor === tensor)!;
+    const p = params.get(point.alias ?? tensor);
     if (!p) throw new Error(`int8: no quantization parameters for tensor '${tensor}'`);
     return p;
   };
@@ -216,12 +220,12 @@ export function buildQdqModel(
         node('QuantizeLinear', [t, scaleName, zpName], [quant], {}, `${t}.QuantizeLinear`),
         node('DequantizeLinear', [quant, scaleName, zpName], [dq], {}, `${t}.DequantizeLinear`),
       );
-      for (const c of graph.node) c.input = (c.input ?? []).map((i) => (i === t ? dq : i));
+      for (const c of graph.node) c.input = c.input!.map((i) => (i === t ? dq : i));
       continue;
     }
     const producer = graph.node.find((n) => n.name === point.producer)!;
     const raw = `${t}.float`;
-    producer.output = (producer.output ?? []).map((o) => (o === t ? raw : o));
+    producer.output = producer.output!.map((o) => (o === t ? raw : o));
     newNodes.set(producer, [
       ...(newNodes.get(producer) ?? []),
       node('QuantizeLinear', [raw, scaleName, zpName], [quant], {}, `${t}.QuantizeLinear`),
@@ -231,10 +235,10 @@ export function buildQdqModel(
 
   const weights: Record<string, { scales: number[]; axis: number | null }> = {};
   for (const n of graph.node) {
-    if (!plan.quantized.has(n.name!) || !['Conv', 'Gemm', 'MatMul'].includes(n.opType ?? '')) continue;
+    if (!plan.quantized.has(n.name!) || !['Conv', 'Gemm', 'MatMul'].includes(n.opType!)) continue;
     const ins = n.input!;
     const w = inits.get(ins[1]!)!;
-    const dims = (w.dims ?? []).map(Number);
+    const dims = w.dims!.map(Number);
     const axis = weightAxis(n);
     // The activation feeding this node: its DQ output carries the original name of a planned point.
     const xName = ins[0]!.endsWith('.dequantized') ? ins[0]!.slice(0, -'.dequantized'.length) : ins[0]!;
@@ -259,8 +263,7 @@ export function buildQdqModel(
     if (bias) {
       const bPre = `${n.name}.bias`;
       const qb = quantizeBias(bias, inputScale, q.scales);
-      const bScales = new Float32Array(perChannel ? q.scales.length : 1);
-      for (let c = 0; c < bScales.length; c++) bScales[c] = inputScale * q.scales[c]!;
+      const bScales = q.scales.map((s) => inputScale * s);
       graph.initializer!.push(
         typedTensor(`${bPre}.int32`, [bias.length], DataType.INT32, bytes(qb)),
         floatTensor(`${bPre}.scale`, chDims, bScales),
@@ -297,24 +300,26 @@ function keepExcludedFloat(
   inits: Map<string, Tensor>,
   head: Node[],
 ): void {
-  const points = new Set(plan.points.map((p) => p.tensor));
-  for (const n of graph.node ?? []) {
+  const points = new Map(plan.points.map((p) => [p.tensor, p]));
+  for (const n of graph.node!) {
     if (!plan.excluded.includes(n.name!) || (n.opType !== 'Conv' && n.opType !== 'Gemm')) continue;
-    const x = n.input?.[0] ?? '';
+    const x = n.input![0]!;
     const t = x.endsWith('.dequantized') ? x.slice(0, -'.dequantized'.length) : x;
-    const w = inits.get(n.input?.[1] ?? '');
+    const w = inits.get(n.input![1]!);
     if (!points.has(t) || !w) continue;
-    const dims = (w.dims ?? []).map(Number);
+    const dims = w.dims!.map(Number);
     const channels =
       n.opType === 'Conv' ? dims[1]! * getIntAttr(n, 'group', 1) : getIntAttr(n, 'transB', 0) ? dims[1]! : dims[0]!;
     const p = paramsOf(t);
     const pre = `${t}.for_${n.name}`;
-    const zp = p.type === 'uint8' ? new Uint8Array(channels).fill(p.zeroPoint) : new Uint8Array(Int8Array.from({ length: channels }, () => p.zeroPoint).buffer);
+    const zp = new Uint8Array(channels).fill(p.zeroPoint); // two's complement bytes for int8
     graph.initializer!.push(
       floatTensor(`${pre}.scale`, [channels], new Float32Array(channels).fill(p.scale)),
       typedTensor(`${pre}.zero_point`, [channels], p.type === 'uint8' ? DataType.UINT8 : DataType.INT8, zp),
     );
-    head.push(node('DequantizeLinear', [`${t}.quantized`, `${pre}.scale`, `${pre}.zero_point`], [`${pre}.dequantized`], { axis: 1 }, `${pre}.DequantizeLinear`));
+    // A fixed point (DequantizeLinear of the uint8 input) has no Q of its own: read the input itself.
+    const quantized = points.get(t)!.fixed?.quantized ?? `${t}.quantized`;
+    head.push(node('DequantizeLinear', [quantized, `${pre}.scale`, `${pre}.zero_point`], [`${pre}.dequantized`], { axis: 1 }, `${pre}.DequantizeLinear`));
     n.input = [`${pre}.dequantized`, ...n.input!.slice(1)];
   }
 }
