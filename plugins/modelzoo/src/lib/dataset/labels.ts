@@ -76,6 +76,7 @@ export function parseLabels(text: string, where: string, classes: number): Label
 export function normalizeLabelPath(file: string): string | undefined {
   const slashes = file.replace(/\\/g, '/');
   if (slashes.startsWith('/') || /^[A-Za-z]:\//.test(slashes)) return undefined;
+  // Stryker disable next-line Regex: path.posix.normalize collapses repeated slashes, so at most one trailing slash is left to strip
   const n = path.posix.normalize(slashes).replace(/\/+$/, '');
   if (n === '.' || n === '..' || n.startsWith('../')) return undefined;
   return n;

@@ -7,7 +7,13 @@ export function topK(logits: ArrayLike<number>, offset: number, classes: number,
   for (let c = 0; c < classes; c++) {
     const v = logits[offset + c]!;
     let pos = best.length;
-    while (pos > 0 && logits[offset + best[pos - 1]!]! < v) pos--;
+    while (
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: at pos 0, best[-1] is undefined and logits[NaN] < v is false, so the guard only saves a lookup
+      pos > 0 &&
+      logits[offset + best[pos - 1]!]! < v
+    )
+      pos--;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: pos <= best.length <= k; at pos === k the spliced element is the one popped right after
     if (pos < k) {
       best.splice(pos, 0, c);
       if (best.length > k) best.pop();
