@@ -22,6 +22,7 @@ interface H5Node {
   value?: unknown;
 }
 interface H5File extends H5Node {
+  file_id: bigint;
   close(): void;
 }
 interface H5Module {
@@ -63,11 +64,19 @@ function names(v: unknown): string[] {
   return arr.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString('utf8') : String(x)));
 }
 
-function dtypeOf(value: unknown, where: string): DType {
-  if (value instanceof Float32Array) return 'float32';
-  if (value instanceof Float64Array) return 'float64';
-  if (value instanceof Uint16Array) return 'float16';
-  throw new Error(`${where}: unsupported dataset type (expected float32/float64/float16 weights)`);
+const H5_FLOATS: Record<string, DType> = { '<f': 'float32', '>f': 'float32', '<d': 'float64', '>d': 'float64' };
+
+/**
+ * The element type, from the dataset's HDF5 type before anything is read ('<f', '>d': h5wasm returns
+ * big-endian floats in native order). h5wasm cannot read half floats, and it returns integer datasets
+ * as typed arrays too (uint16 as a Uint16Array): neither may be taken for weights.
+ */
+function dtypeOf(h5dtype: unknown, where: string): DType {
+  const t = String(h5dtype);
+  const dtype = H5_FLOATS[t];
+  if (dtype) return dtype;
+  const hint = t.endsWith('e') ? '; float16 datasets cannot be read, re-save the weights as float32' : '';
+  throw new Error(`${where}: unsupported dataset type ${t} (expected float32 or float64 weights${hint})`);
 }
 
 export interface KerasWeights {
@@ -84,12 +93,10 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
     throw new Error(`${file} is ${formatBytes(size)}, more than ${formatBytes(maxFileBytes())}; refused (set MODELZOO_MAX_FILE_BYTES to raise the cap)`);
   }
   const mod = await loadH5wasm();
-  let f: H5File;
-  try {
-    f = new mod.File(file, 'r');
-  } catch (err) {
-    throw new Error(`${file}: not a readable HDF5 file: ${(err as Error).message}`);
-  }
+  // h5wasm does not throw for a file HDF5 cannot open: the handle is invalid (-1), and reading it would
+  // fail later with an error naming nothing ('name not defined').
+  const f = new mod.File(file, 'r');
+  if (f.file_id < 0) throw new Error(`${file}: not a readable HDF5 file (damaged, truncated, or not HDF5 past its signature)`);
   try {
     const mw = f.get!('model_weights');
     const fullModel = mw != null && 'model_config' in f.attrs;
@@ -120,9 +127,11 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
             `${file}: weights up to '${layer}/${wn}' declare more than ${formatBytes(cap)}; refused (set MODELZOO_MAX_ARCHIVE_BYTES to raise the cap for a trusted file)`,
           );
         }
-        const value = ds.value;
-        const dtype = dtypeOf(value, `${file}: ${layer}/${wn}`);
-        const tv = value as Float32Array;
+        const dtype = dtypeOf(ds.dtype, `${file}: weight '${layer}/${wn}'`);
+        // h5wasm reads '<f'/'>f' as a Float32Array and '<d'/'>d' as a Float64Array, in native order; a
+        // scalar dataset (shape []) as a plain number.
+        const raw = ds.value;
+        const tv = typeof raw === 'number' ? (dtype === 'float32' ? Float32Array : Float64Array).of(raw) : (raw as Float32Array);
         const bytes = new Uint8Array(tv.buffer, tv.byteOffset, tv.byteLength);
         const shape = ds.shape.map(Number);
         const variable = wn.split('/').pop()!.replace(/:\d+$/, '');
