@@ -198,7 +198,7 @@ test('tensor rebuild arguments are checked; errors name the file, the callable a
 
 test('isZip: exactly PK\\x03\\x04 at the start', () => {
   assert.equal(isZip(Uint8Array.from([0x50, 0x4b, 3, 4])), true);
-  for (const head of [[0x51, 0x4b, 3, 4], [0x50, 0x4c, 3, 4], [0x50, 0x4b, 5, 6], [0x50, 0x4b, 3, 5], [0x50, 0x4b, 3], []]) {
+  for (const head of [[0x51, 0x4b, 3, 4], [0x50, 0x4c, 3, 4], [0x50, 0x4b, 5, 4], [0x50, 0x4b, 5, 6], [0x50, 0x4b, 3, 5], [0x50, 0x4b, 3], []]) {
     assert.equal(isZip(Uint8Array.from(head)), false, JSON.stringify(head));
   }
   // 'PK\x05\x06' (an empty zip's end record) is not a torch zip: parsed as neither.

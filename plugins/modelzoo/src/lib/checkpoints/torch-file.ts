@@ -53,7 +53,7 @@ function rebuildTensor(args: unknown[]): NdArray {
   return new NdArray(storage as Storage, shape, strides, offset);
 }
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function torchGlobals(): GlobalTable {
   const t: GlobalTable = {
