@@ -22,6 +22,7 @@ interface H5Node {
   value?: unknown;
 }
 interface H5File extends H5Node {
+  file_id: bigint;
   close(): void;
 }
 interface H5Module {
@@ -44,6 +45,9 @@ function loadH5wasm(): Promise<H5Module> {
         return m;
       }
       const up = path.dirname(dir);
+      // Reached only where no node_modules/h5wasm exists from here up to /, which a test cannot arrange
+      // without uninstalling it: the `false` mutant would loop there, and the message is never seen.
+      // Stryker disable next-line ConditionalExpression,StringLiteral: untestable with h5wasm installed (see above)
       if (up === dir) throw new Error('h5wasm is not installed (needed to read Keras .h5 files)');
       dir = up;
     }
@@ -63,11 +67,19 @@ function names(v: unknown): string[] {
   return arr.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString('utf8') : String(x)));
 }
 
-function dtypeOf(value: unknown, where: string): DType {
-  if (value instanceof Float32Array) return 'float32';
-  if (value instanceof Float64Array) return 'float64';
-  if (value instanceof Uint16Array) return 'float16';
-  throw new Error(`${where}: unsupported dataset type (expected float32/float64/float16 weights)`);
+const H5_FLOATS: Record<string, DType> = { '<f': 'float32', '>f': 'float32', '<d': 'float64', '>d': 'float64' };
+
+/**
+ * The element type, from the dataset's HDF5 type before anything is read ('<f', '>d': h5wasm returns
+ * big-endian floats in native order). h5wasm cannot read half floats, and it returns integer datasets
+ * as typed arrays too (uint16 as a Uint16Array): neither may be taken for weights.
+ */
+function dtypeOf(h5dtype: unknown, where: string): DType {
+  const t = String(h5dtype);
+  const dtype = H5_FLOATS[t];
+  if (dtype) return dtype;
+  const hint = t.endsWith('e') ? '; float16 datasets cannot be read, re-save the weights as float32' : '';
+  throw new Error(`${where}: unsupported dataset type ${t} (expected float32 or float64 weights${hint})`);
 }
 
 export interface KerasWeights {
@@ -84,12 +96,11 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
     throw new Error(`${file} is ${formatBytes(size)}, more than ${formatBytes(maxFileBytes())}; refused (set MODELZOO_MAX_FILE_BYTES to raise the cap)`);
   }
   const mod = await loadH5wasm();
-  let f: H5File;
-  try {
-    f = new mod.File(file, 'r');
-  } catch (err) {
-    throw new Error(`${file}: not a readable HDF5 file: ${(err as Error).message}`);
-  }
+  // h5wasm does not throw for a file HDF5 cannot open: the handle is invalid (-1), and reading it would
+  // fail later with an error naming nothing ('name not defined').
+  const f = new mod.File(file, 'r');
+  // Stryker disable next-line EqualityOperator: HDF5 never hands out id 0 (valid ids carry their type in the high bits), so `<= 0` is equivalent
+  if (f.file_id < 0) throw new Error(`${file}: not a readable HDF5 file (damaged, truncated, or not HDF5 past its signature)`);
   try {
     const mw = f.get!('model_weights');
     const fullModel = mw != null && 'model_config' in f.attrs;
@@ -112,17 +123,24 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
         const ds = g.get!(wn);
         if (!ds || ds.shape == null) throw new Error(`${file}: weight '${layer}/${wn}' is missing`);
         const declared = ds.shape.map(Number);
-        if (!declared.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${file}: weight '${layer}/${wn}' has a bad shape [${declared}]`);
-        // 8 bytes per element bounds every accepted dtype (float16/32/64).
+        // HDF5 dimensions are unsigned: a huge one (past 2^53) is what this catches; `d >= 0` is a guard only.
+        const dimOk = (d: number) =>
+          Number.isSafeInteger(d) &&
+          // Stryker disable next-line ConditionalExpression: h5wasm never reports a negative dimension (`d >= 0` -> true is equivalent)
+          d >= 0;
+        if (!declared.every(dimOk)) throw new Error(`${file}: weight '${layer}/${wn}' has a bad shape [${declared}]`);
+        // 8 bytes per element bounds every accepted dtype (float32/64).
         total += declared.reduce((a, d) => a * d, 1) * 8;
         if (total > cap) {
           throw new Error(
             `${file}: weights up to '${layer}/${wn}' declare more than ${formatBytes(cap)}; refused (set MODELZOO_MAX_ARCHIVE_BYTES to raise the cap for a trusted file)`,
           );
         }
-        const value = ds.value;
-        const dtype = dtypeOf(value, `${file}: ${layer}/${wn}`);
-        const tv = value as Float32Array;
+        const dtype = dtypeOf(ds.dtype, `${file}: weight '${layer}/${wn}'`);
+        // h5wasm reads '<f'/'>f' as a Float32Array and '<d'/'>d' as a Float64Array, in native order; a
+        // scalar dataset (shape []) as a plain number.
+        const raw = ds.value;
+        const tv = typeof raw === 'number' ? (dtype === 'float32' ? Float32Array : Float64Array).of(raw) : (raw as Float32Array);
         const bytes = new Uint8Array(tv.buffer, tv.byteOffset, tv.byteLength);
         const shape = ds.shape.map(Number);
         const variable = wn.split('/').pop()!.replace(/:\d+$/, '');
@@ -130,7 +148,7 @@ export async function readKerasH5(file: string): Promise<KerasWeights> {
       }
     }
     const kv = f.attrs['keras_version']?.value ?? root.attrs['keras_version']?.value;
-    return { state, fullModel, kerasVersion: kv == null ? undefined : names(kv)[0], layerNames };
+    return { state, fullModel, kerasVersion: names(kv)[0], layerNames };
   } finally {
     f.close();
   }

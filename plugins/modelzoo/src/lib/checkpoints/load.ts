@@ -5,7 +5,6 @@ import { type MobileNetV2Options, type WeightSource } from '../onnx/mobilenetv2'
 import { bindWeights } from './bind';
 import { isHdf5, readKerasH5 } from './keras-h5';
 import { CHECKPOINT_FORMATS, type CheckpointFormat, FRAMEWORK_SEMANTICS } from './mobilenetv2-keys';
-import { UnpicklingError } from './pickle';
 import { type StateDict, extractStateDict } from './state-dict';
 import { parseTorch } from './torch-file';
 
@@ -81,8 +80,9 @@ export async function loadCheckpoint(file: string, format?: CheckpointFormat, op
     read = await readState(file);
   } catch (err) {
     if (err instanceof UserError) throw err;
-    const e = err as Error;
-    throw new UserError(err instanceof UnpicklingError ? e.message : `${e.message.startsWith(file) ? '' : `${file}: `}${e.message}`);
+    // Every message names the file: most start with it, some raised deep in the unpickler do not.
+    const msg = (err as Error).message;
+    throw new UserError(msg.startsWith(file) ? msg : `${file}: ${msg}`);
   }
   const detected = detectFormat(read.state, read.container);
   const fmt = format ?? detected;

@@ -27,31 +27,33 @@ interface StorageType extends PyGlobal {
   storageDtype: DType;
 }
 
+// Errors thrown here are plain Errors: the unpickler re-raises them as UnpicklingErrors naming the file,
+// the callable and the pickle offset (an UnpicklingError would pass through without them).
 function rebuildTensor(args: unknown[]): NdArray {
   const [storage, offset, size, stride] = args;
-  if (!storage || typeof storage !== 'object' || !('dtype' in storage)) throw new UnpicklingError('tensor rebuild without a storage');
+  if (!storage || typeof storage !== 'object' || !('dtype' in storage)) throw new Error('tensor rebuild without a storage');
   const ints = (v: unknown, what: string) => {
-    if (!Array.isArray(v) || !v.every((d) => typeof d === 'number')) throw new UnpicklingError(`tensor ${what} is not a tuple of ints`);
+    if (!Array.isArray(v) || !v.every((d) => typeof d === 'number')) throw new Error(`tensor ${what} is not a tuple of ints`);
     return v as number[];
   };
-  if (!isCount(offset)) throw new UnpicklingError('tensor storage offset is not a non-negative int');
+  if (!isCount(offset)) throw new Error('tensor storage offset is not a non-negative int');
   const shape = ints(size, 'size');
   const strides = ints(stride, 'stride');
   if (!shape.every(isCount) || !strides.every(isCount) || shape.length !== strides.length) {
-    throw new UnpicklingError(`tensor size [${shape}] / stride [${strides}] are not non-negative ints of equal rank`);
+    throw new Error(`tensor size [${shape}] / stride [${strides}] are not non-negative ints of equal rank`);
   }
   // The view must fit its storage; checked again (NdArray.toFloat32) once legacy storages are filled in.
   const bytes = (storage as Storage).bytes;
   if (bytes) {
     const need = viewBytes(shape, strides, offset, DTYPE_BYTES[(storage as Storage).dtype]);
     if (need > bytes.byteLength) {
-      throw new UnpicklingError(`${(storage as Storage).name}: tensor of size [${shape}] needs ${need} bytes, its storage has ${bytes.byteLength}`);
+      throw new Error(`${(storage as Storage).name}: tensor of size [${shape}] needs ${need} bytes, its storage has ${bytes.byteLength}`);
     }
   }
   return new NdArray(storage as Storage, shape, strides, offset);
 }
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function torchGlobals(): GlobalTable {
   const t: GlobalTable = {
@@ -67,7 +69,7 @@ function torchGlobals(): GlobalTable {
       qualname: `torch.${name}`,
       storageDtype: dtype,
       call: () => {
-        throw new UnpicklingError(`torch.${name} may only appear as a storage type`);
+        throw new Error(`torch.${name} may only appear as a storage type`);
       },
     };
     t[`torch.${name}`] = g;
