@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { zipSync } from 'fflate';
+import { decodeNpy, decodeNpz, encodeNpy } from '../../plugins/modelzoo/src/lib/vastai/npy';
+
+function npyWithHeader(header: string): Uint8Array {
+  const h = Buffer.from(header, 'latin1');
+  const out = new Uint8Array(10 + h.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 0xff, h.length >> 8]);
+  out.set(h, 10);
+  return out;
+}
+
+test('an .npy header without fortran_order is unreadable (numpy requires all three keys)', () => {
+  const header = "{'descr': '<f4', 'shape': (0,), }\n";
+  assert.throws(() => decodeNpy(npyWithHeader(header), 'a.npy'), { message: `a.npy: unreadable .npy header ${JSON.stringify(header)}` });
+});
+
+test('npz members that are not .npy (a readme, a directory entry) are skipped, not decoded', () => {
+  const arr = encodeNpy({ dtype: '|u1', shape: [2], data: Uint8Array.from([4, 5]) });
+  const zip = zipSync({ 'x.npy': arr, 'README.txt': new TextEncoder().encode('not an array'), 'x.npy.bak': new Uint8Array([1, 2, 3]) });
+  const got = decodeNpz(zip, 'o.npz');
+  assert.deepEqual(Object.keys(got), ['x']);
+  assert.deepEqual([...got['x']!.data], [4, 5]);
+});
