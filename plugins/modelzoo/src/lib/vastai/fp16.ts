@@ -33,6 +33,7 @@ export function toFp16Bits(value: number): number {
     if (m === 0x400) {
       m = 0;
       e++;
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: e was < 0x1f before e++, so it is at most 0x1f here, and with m = 0 the final return gives the same sign | 0x7c00
       if (e >= 0x1f) return sign | 0x7c00;
     }
   }

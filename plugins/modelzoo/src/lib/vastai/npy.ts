@@ -37,6 +37,7 @@ export function encodeNpy(arr: NpyArray): Uint8Array {
   out[7] = 0;
   out[8] = header.length & 0xff;
   out[9] = header.length >> 8;
+  // Stryker disable next-line EqualityOperator: i <= header.length only writes charCodeAt(length) = NaN -> 0 at the first data byte, which out.set(arr.data) overwrites next (or past the end, a no-op, when there is no data)
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
   out.set(arr.data, 10 + header.length);
   return out;
