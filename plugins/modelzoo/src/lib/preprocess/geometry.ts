@@ -17,6 +17,7 @@ export function resizedSize(width: number, height: number, g: Pick<GeometrySpec,
   const long = Math.max(width, height);
   // Python: int(requested_new_short * long / short); true division then truncation toward zero.
   const newLong = Math.trunc((size * long) / short);
+  // Stryker disable next-line EqualityOperator: for a square image both branches give size x size (newLong = size)
   return width <= height ? { width: size, height: newLong } : { width: newLong, height: size };
 }
 

