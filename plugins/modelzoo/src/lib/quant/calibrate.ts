@@ -260,10 +260,13 @@ export async function collectStatistics(
       session = await createSession(encodeModel(sampler));
     }
     let done: { result: ort.InferenceSession.OnnxValueMapType; size: number } | undefined;
+    let started = 0; // batches handed to ONNX Runtime
     while (feeds) {
       const size = batchSizeOf(feeds);
+      // Numbered now: by the time a failure is reported, the previous batch has been accumulated.
+      const number = ++started;
       const running = session!.run(feeds, fetches).catch((err: Error) => {
-        throw new Error(`int8 calibration: ONNX Runtime failed on batch ${batches + (done ? 2 : 1)}: ${err.message}`);
+        throw new Error(`int8 calibration: ONNX Runtime failed on batch ${number}: ${err.message}`);
       });
       running.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
       // Overlaps the run: the previous batch's histograms, then the next batch's read and hash.
