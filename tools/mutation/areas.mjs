@@ -60,15 +60,36 @@ export const areas = {
   },
   'checkpoints-pickle': area('checkpoints', ['pickle', 'numpy-globals', 'ndarray', 'state-dict']),
   'checkpoints-files': area('checkpoints', ['torch-file', 'keras-h5', 'load']),
-  'quant-calibration': area('quant', ['options', 'histogram', 'ranges', 'calibrate', 'sensitivity', 'dataset-source', 'quantize']),
+  // Its own files first, then the older ones that pin options, histogram and ranges; not
+  // quant-ranges.test.ts, whose full-size histograms turn every slowed KL search into a 2-minute timeout.
+  'quant-calibration': {
+    ...area('quant', ['options', 'histogram', 'ranges', 'calibrate', 'sensitivity', 'dataset-source', 'quantize'], [
+      'test/unit/quant-defaults.test.ts',
+      'test/unit/options.test.ts',
+      'test/unit/metrics-ranges.property.test.ts',
+      'test/unit/mutation-quant-options.test.ts',
+      'test/unit/mutation-histogram-edges.test.ts',
+      'test/unit/mutation-histogram-npy.test.ts',
+      'test/unit/mutation-codecs-ranges.test.ts',
+    ]),
+    ownTestsOnly: true,
+  },
   'quant-graph': area('quant', ['qdq', 'plan']),
   'quant-prepare': area('quant', ['prepare', 'shapes', 'input-fold']),
-  'preprocess-pillow': area('preprocess', ['geometry', 'spec', 'pillow-resample', 'pillow-simd']),
+  // Only its own files: the base list's dataset tests also run the resamplers, and a mutant that breaks
+  // the SIMD kernels sends them to the worker-thread fallback (~1 min per mutant on 2 cores).
+  'preprocess-pillow': {
+    ...area('preprocess', ['geometry', 'spec', 'pillow-resample', 'pillow-simd'], ['test/unit/preprocess-geometry.test.ts']),
+    ownTestsOnly: true,
+  },
   'preprocess-cv2': area('preprocess', ['cv2-resize']),
   vastai: area('vastai', ['vdsp-params', 'vamc-config', 'vamp-output', 'npy', 'fp16']),
 };
 
 export function testFilesOf(name) {
   const a = areas[name];
-  return [...new Set([...base, ...firstModules, ...a.tests, `test/unit/mutation-${name}-*.test.ts`])];
+  const own = `test/unit/mutation-${name}-*.test.ts`;
+  // ownTestsOnly: the area's own files first (a mutant stops at the first file that fails), then `tests`.
+  if (a.ownTestsOnly) return [...new Set([own, ...a.tests])];
+  return [...new Set([...base, ...firstModules, ...a.tests, own])];
 }
