@@ -7,6 +7,7 @@ import { TORCH_GLOBALS } from '../../plugins/modelzoo/src/lib/checkpoints/torch-
 // The unpickler's allowlist is the checkpoint readers' security boundary: every entry is reviewed JS
 // emulation of a pure-data Python callable. Widening it must be a deliberate change of this list.
 const BASE = [
+  '__builtin__.bytes',
   '_codecs.encode',
   'argparse.Namespace',
   'builtins.bytearray',
@@ -64,6 +65,8 @@ test('every allowlisted global resolves; dangerous and look-alike ones are refus
     'os.system', 'posix.system', 'subprocess.Popen', 'torch.load', 'numpy.load', 'collections.Counter',
     'torch._utils._rebuild_qtensor', 'builtins.object', 'builtins.constructor', 'builtins.hasOwnProperty',
     'torch.FloatStorage.__class__', 'builtins.__proto__',
+    // py2's module name is allowlisted for bytes() alone.
+    '__builtin__.eval', '__builtin__.getattr', '__builtin__.__import__', '__builtin__.bytearray', '__builtin__.set',
   ];
   for (const key of refused) {
     const dot = key.lastIndexOf('.');

@@ -65,6 +65,16 @@ export const BASE_GLOBALS: GlobalTable = {
   'builtins.frozenset': pyGlobal('builtins.frozenset', (args) => new Set(Array.isArray(args[0]) ? args[0] : [])),
   'builtins.bytearray': pyGlobal('builtins.bytearray', (args) => toBytes(args[0])),
   'builtins.bytes': pyGlobal('builtins.bytes', (args) => toBytes(args[0])),
+  // Protocols <= 2 have no bytes opcode, and an EMPTY bytes object has no latin1 string to encode: Python 3
+  // writes it as py2's __builtin__.bytes called with an empty tuple (numpy does, for an empty array's
+  // data). Only that call is allowed: bytes(n) would allocate n zero bytes (a memory bomb), and Python
+  // writes no other argument.
+  '__builtin__.bytes': pyGlobal('__builtin__.bytes', (args, kwargs) => {
+    if (args.length > 0 || kwargs) {
+      throw new Error(`only bytes() with no arguments is allowed (Python's b'' at protocol <= 2), got ${args.length} argument(s)${kwargs ? ' and keywords' : ''}`);
+    }
+    return new Uint8Array(0);
+  }),
   'builtins.slice': pyGlobal('builtins.slice', (args) => new PyObject('builtins.slice', args)),
   // Training checkpoints (timm, mmcv) keep their argparse namespace / config; inert data here.
   'argparse.Namespace': pyGlobal('argparse.Namespace', (args) => new PyObject('argparse.Namespace', args)),
@@ -75,7 +85,8 @@ function toBytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return v;
   if (typeof v === 'string') return Uint8Array.from(v, (c) => c.charCodeAt(0) & 0xff);
   if (Array.isArray(v)) return Uint8Array.from(v as number[]);
-  throw new UnpicklingError(`cannot make bytes from ${typeof v}`);
+  // A plain Error: invoke() adds the file, the global and the offset.
+  throw new Error(`cannot make bytes from ${typeof v}`);
 }
 
 /** A dict whose pickled __dict__ (e.g. torch's `_metadata`) is kept aside, not merged into its items. */

@@ -44,12 +44,18 @@ export interface InputFold {
   padError: number;
 }
 
+/** The elementwise ops a normalization chain may hold (an absent opType is none of them). */
+const STEPS = new Set<string | null | undefined>(['Mul', 'Div', 'Add', 'Sub']);
+
 interface Affine {
   a: Float64Array;
   b: Float64Array;
 }
 
-/** A constant broadcast along the channel axis of an NCHW tensor: scalar, [C], [1,C,1,1] or [C,1,1]. */
+/**
+ * A constant broadcast along the channel axis of an NCHW tensor: one value (any shape), [1,C,1,1] or [C,1,1].
+ * Not [C]: numpy broadcasting lines a rank-1 constant up with W, not C.
+ */
 function channelConstant(t: Tensor | undefined, channels: number): Float64Array | undefined {
   if (!t || t.dataType !== DataType.FLOAT) return undefined;
   // Stryker disable next-line ArrayDeclaration: neither [] nor the fallback's [NaN] matches a layout below (rank 1 needs channels === 1, which returned above)
@@ -59,7 +65,8 @@ function channelConstant(t: Tensor | undefined, channels: number): Float64Array 
   if (v.length === 1) return out.fill(v[0]!);
   if (v.length !== channels) return undefined;
   // Trailing axes must be 1 and the channel axis must be second from the front (rank 4) or first (rank 3).
-  const ok = (dims.length === 4 && dims[0] === 1 && dims[1] === channels) || (dims.length === 3 && dims[0] === channels) || (dims.length === 1 && channels === 1);
+  // (A rank-1 [C] would need C === 1, which the single-value case above already took.)
+  const ok = (dims.length === 4 && dims[0] === 1 && dims[1] === channels) || (dims.length === 3 && dims[0] === channels);
   if (!ok) return undefined;
   v.forEach((x, c) => (out[c] = x));
   return out;
@@ -92,7 +99,7 @@ export function foldInputNormalization(prepared: PreparedGraph, quantizedConvs: 
     const tt = input.type?.tensorType;
     // Stryker disable next-line ArrayDeclaration: a one-element fallback is not rank 4 either
     const dims = tt?.shape?.dim ?? [];
-    if (tt?.elemType !== DataType.UINT8 || dims.length !== 4 || dims[1]?.dimValue == null) continue;
+    if (tt?.elemType !== DataType.UINT8 || dims.length !== 4 || dims[1]!.dimValue == null) continue;
     const channels = Number(dims[1].dimValue);
     // Stryker disable next-line ArrayDeclaration: a fallback element is no Cast node, so the input is skipped as with no readers
     const users = consumers.get(name) ?? [];
@@ -106,9 +113,13 @@ export function foldInputNormalization(prepared: PreparedGraph, quantizedConvs: 
       const next = consumers.get(t) ?? [];
       if (next.length !== 1 || outputs.has(t)) break;
       const n = next[0]!;
-      if (!['Mul', 'Div', 'Add', 'Sub'].includes(n.opType ?? '') || (n.input ?? []).length !== 2 || n.input![0] !== t) break;
+      // n reads t (consumersOf lists it under t), so it has inputs.
+      if (!STEPS.has(n.opType) || n.input!.length !== 2) break;
+      // Stryker disable next-line ConditionalExpression: with t second, the check below looks t up as the constant, and t is a node output, never an initializer (ONNX names every tensor once), so the chain ends there anyway; the `true` replacement (always stop) is killed
+      if (n.input![0] !== t) break;
       const k = channelConstant(inits.get(n.input![1]!), channels);
       if (!k) break;
+      // Stryker disable next-line EqualityOperator: `c <= channels` adds a step at c = channels, past the end of the typed arrays (reads undefined, writes ignored); `c >= channels` (no step) is killed
       for (let c = 0; c < channels; c++) {
         if (n.opType === 'Mul') (f.a[c]! *= k[c]!), (f.b[c]! *= k[c]!);
         else if (n.opType === 'Div') (f.a[c]! /= k[c]!), (f.b[c]! /= k[c]!);
@@ -125,6 +136,7 @@ export function foldInputNormalization(prepared: PreparedGraph, quantizedConvs: 
     const convOk = (n: Node) =>
       n.opType === 'Conv' &&
       quantizedConvs.has(n.name!) &&
+      // Stryker disable next-line ConditionalExpression: a Conv (at most 3 inputs) reading t as weight or bias fails the initializer checks below, t being a node output and never an initializer name; the `false` replacement (no Conv folds) is killed
       n.input![0] === t &&
       getIntAttr(n, 'group', 1) === 1 &&
       inits.has(n.input![1]!) &&
@@ -150,6 +162,7 @@ export function foldInputNormalization(prepared: PreparedGraph, quantizedConvs: 
       const per = wv.length / outC / channels;
       const bias = conv.input![2] ? Float64Array.from(tensorToFloat32(inits.get(conv.input![2])!)) : new Float64Array(outC);
       const nw = new Float32Array(wv.length);
+      // Stryker disable next-line EqualityOperator: `o <= outC` adds a row at o = outC, past the end of nw and bias (writes ignored); `o >= outC` (no row) is killed
       for (let o = 0; o < outC; o++) {
         for (let c = 0; c < channels; c++) {
           const r = f.a[c]! / scale;

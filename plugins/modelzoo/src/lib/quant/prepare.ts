@@ -117,8 +117,10 @@ function foldBatchNorms(graph: Graph): void {
     const per = weight.length / outC;
     const newW = new Float32Array(weight.length);
     const newB = new Float32Array(outC);
+    // Stryker disable next-line EqualityOperator: `o <= outC` adds a row at o = outC, past the end of newW and newB (writes ignored); `o >= outC` (no row) is killed
     for (let o = 0; o < outC; o++) {
       const k = gamma![o]! / Math.sqrt(variance![o]! + eps);
+      // Stryker disable next-line EqualityOperator: `j <= per` also writes entry (o + 1) * per, which row o + 1 writes again next (past the end for the last row); `j >= per` (no entry) is killed
       for (let j = 0; j < per; j++) newW[o * per + j] = weight[o * per + j]! * k;
       newB[o] = (bias[o]! - mean![o]!) * k + beta![o]!;
     }
@@ -138,15 +140,22 @@ export function removeUnusedInitializers(graph: Graph): void {
   const used = new Set<string>();
   // Stryker disable next-line ArrayDeclaration: a fallback element that is not a node adds nothing; one named 'Stryker was here' is no initializer's name
   for (const n of graph.node ?? []) for (const i of n.input ?? []) used.add(i);
+  // The `?? ''` fallbacks below only run for a tensor without a name. Both callers (prepareGraph,
+  // buildQdqModel) pass decoded messages, where protobuf's default makes a missing name '', and ONNX
+  // requires every tensor to be named.
+  // Stryker disable next-line StringLiteral: fallback for unnamed tensors only, never run on decoded messages (see above); on plain ones it only changes which unnamed tensors match
   for (const o of graph.output ?? []) used.add(o.name ?? '');
   const removed = new Set<string>();
   // Stryker disable next-line ArrayDeclaration: a fallback element has no name, is filed as '' and dropped, as the empty list would be
   graph.initializer = (graph.initializer ?? []).filter((t) => {
+    // Stryker disable next-line StringLiteral: fallback for unnamed tensors only, never run on decoded messages (see above); on plain ones it only changes which unnamed tensors match
     if (used.has(t.name ?? '')) return true;
+    // Stryker disable next-line StringLiteral: fallback for unnamed tensors only, never run on decoded messages (see above); on plain ones it only changes which unnamed tensors match
     removed.add(t.name ?? '');
     return false;
   });
   // Older exporters list initializers as graph inputs too; those go with their initializer.
+  // Stryker disable next-line StringLiteral: fallback for unnamed tensors only, never run on decoded messages (see above); on plain ones it only changes which unnamed tensors match
   graph.input = (graph.input ?? []).filter((i) => !removed.has(i.name ?? ''));
 }
 

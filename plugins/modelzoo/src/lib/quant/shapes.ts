@@ -10,13 +10,14 @@ import { initializerMap } from './prepare';
  */
 export function inferShapes(graph: Graph, inputDims: Map<string, number[]>, wanted: string[]): Map<string, number[]> | undefined {
   const shapes = new Map<string, number[]>(inputDims);
-  for (const t of graph.initializer ?? []) shapes.set(t.name ?? '', (t.dims ?? []).map(Number));
   const inits = initializerMap(graph);
+  for (const [name, t] of inits) shapes.set(name, (t.dims ?? []).map(Number));
   // Stryker disable next-line ArrayDeclaration: a fallback element that is not a node has no output and is skipped
   for (const n of graph.node ?? []) {
     const out = n.output?.[0];
-    if (!out) continue;
-    const ins = (n.input ?? []).map((i) => (i ? shapes.get(i) : undefined));
+    // Every op handled reads at least one input: a node without any gets no shape.
+    if (!out || !n.input?.length) continue;
+    const ins = n.input.map((i) => (i ? shapes.get(i) : undefined));
     const s = outputShape(n, ins, (name) => inits.has(name));
     if (s && s.every((d) => Number.isInteger(d) && d >= 0)) shapes.set(out, s);
   }
@@ -111,7 +112,10 @@ function outputShape(n: Node, ins: (number[] | undefined)[], isConst: (name: str
     case 'AveragePool': {
       // Stryker disable next-line ArrayDeclaration: inferShapes skips nodes without an output before asking for their shape
       if (!x || (n.output ?? []).filter(Boolean).length !== 1) return undefined;
-      const sp = spatial(n, x, getIntsAttr(n, 'kernel_shape', []), getIntAttr(n, 'ceil_mode', 0) === 1);
+      // kernel_shape is required, one entry per spatial axis.
+      const kernel = getIntsAttr(n, 'kernel_shape', []);
+      if (kernel.length !== x.length - 2) return undefined;
+      const sp = spatial(n, x, kernel, getIntAttr(n, 'ceil_mode', 0) === 1);
       return sp && [x[0]!, x[1]!, ...sp];
     }
     case 'GlobalAveragePool':
@@ -121,6 +125,8 @@ function outputShape(n: Node, ins: (number[] | undefined)[], isConst: (name: str
       if (!x) return undefined;
       const axis = getIntAttr(n, 'axis', 1);
       const a = axis < 0 ? axis + x.length : axis;
+      // The axis lies in [-r, r].
+      if (a < 0 || a > x.length) return undefined;
       return [x.slice(0, a).reduce((p, d) => p * d, 1), x.slice(a).reduce((p, d) => p * d, 1)];
     }
     case 'Gemm': {
