@@ -20,7 +20,6 @@ const concurrency = ci >= 0 ? args[ci + 1] : '2';
 const chosen = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--concurrency');
 const names = chosen.length ? chosen : Object.keys(areas);
 const root = resolve('.');
-const committed = JSON.parse(readFileSync('docs/mutation/mutation.json', 'utf8'));
 
 const git = (...a) => {
   const r = spawnSync('git', a, { cwd: root, encoding: 'utf8' });
@@ -28,21 +27,25 @@ const git = (...a) => {
   return r.stdout;
 };
 
-// Lines each disable comment covers: `disable next-line` the following line, `disable` .. `restore` the
-// lines between. Returned 1-based, per file.
+// What each disable comment covers: `disable next-line` the following line, `disable` .. `restore` the
+// lines between; per 1-based line, the mutators it names ('all' for every one) and its reason.
 function coveredLines(text) {
   const lines = text.split('\n');
-  const covered = new Set();
-  let open = -1;
+  const covered = new Map();
+  const parse = (line) => {
+    const m = /\/\/\s*Stryker disable(?: next-line)?\s+([\w,]+)\s*:?\s*(.*)$/.exec(line);
+    return m ? { mutators: m[1].split(','), reason: m[2].trim() } : { mutators: ['all'], reason: '' };
+  };
+  let open;
   lines.forEach((line, i) => {
-    if (/\/\/\s*Stryker disable next-line/.test(line)) covered.add(i + 2);
-    else if (/\/\/\s*Stryker disable\b/.test(line)) open = i + 1;
-    else if (/\/\/\s*Stryker restore\b/.test(line) && open >= 0) {
-      for (let l = open + 1; l <= i + 1; l++) covered.add(l);
-      open = -1;
+    if (/\/\/\s*Stryker disable next-line/.test(line)) covered.set(i + 2, parse(line));
+    else if (/\/\/\s*Stryker disable\b/.test(line)) open = { from: i + 2, ...parse(line) };
+    else if (/\/\/\s*Stryker restore\b/.test(line) && open) {
+      for (let l = open.from; l <= i; l++) covered.set(l, open);
+      open = undefined;
     }
   });
-  return [...covered].sort((a, b) => a - b);
+  return covered;
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'mz-audit-'));
@@ -55,14 +58,16 @@ try {
   }
   for (const name of names) {
     const ranges = [];
+    const disabled = new Map();
     for (const file of areas[name].mutate) {
       const path = join(scratch, file);
       const text = readFileSync(path, 'utf8');
       const covered = coveredLines(text);
-      if (!covered.length) continue;
-      // Same line count and columns as before, so the committed run's locations still match.
+      if (!covered.size) continue;
+      disabled.set(file, covered);
+      // Same line count and columns, so the locations read as in the source.
       writeFileSync(path, text.replace(/\/\/(\s*)Stryker (disable|restore)/g, (m) => '//' + ' '.repeat(m.length - 2)));
-      for (const l of covered) ranges.push(`${file}:${l}-${l}`);
+      for (const l of covered.keys()) ranges.push(`${file}:${l}-${l}`);
     }
     if (!ranges.length) continue;
     console.log(`=== audit ${name}: ${ranges.length} lines`);
@@ -74,22 +79,18 @@ try {
     if (run.status !== 0) throw new Error(`stryker failed for area ${name} (exit ${run.status})`);
     const report = JSON.parse(readFileSync(join(scratch, `reports/mutation/${name}.json`), 'utf8'));
     for (const [file, f] of Object.entries(report.files)) {
-      const ignored = (committed.files[file]?.mutants ?? []).filter((m) => m.status === 'Ignored');
-      for (const m of ignored) {
-        const same = f.mutants.find(
-          (x) =>
-            x.mutatorName === m.mutatorName &&
-            x.replacement === m.replacement &&
-            x.location.start.line === m.location.start.line &&
-            x.location.start.column === m.location.start.column,
-        );
+      const covered = disabled.get(file);
+      for (const m of f.mutants) {
+        const c = covered?.get(m.location.start.line);
+        if (!c || !(c.mutators.includes('all') || c.mutators.includes(m.mutatorName))) continue;
         results.push({
           area: name,
           where: `${file.replace(`${lib}/`, '')}:${m.location.start.line}`,
           mutator: m.mutatorName,
           replacement: m.replacement,
-          reason: m.statusReason ?? '',
-          lifted: same ? same.status : 'NotFound',
+          reason: c.reason,
+          lifted: m.status,
+          ...(m.status === 'Ignored' ? { liftedReason: m.statusReason } : {}),
         });
       }
     }
