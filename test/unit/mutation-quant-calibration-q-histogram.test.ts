@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DataType, floatTensor, makeModel, node, onnx, valueInfo } from '../../plugins/modelzoo/src/lib/onnx/proto';
+import { collectStatistics } from '../../plugins/modelzoo/src/lib/quant/calibrate';
 import { TensorHistogram } from '../../plugins/modelzoo/src/lib/quant/histogram';
+import { ort } from '../../plugins/modelzoo/src/lib/runtime/session';
 
-// TensorHistogram's extremes pass and bin clamp, against hand-computed bins (4 bins per side).
+// TensorHistogram's extremes pass and bin clamp, against hand-computed bins (4 bins per side), and the
+// refusal of NaN values wherever calibration can see them.
 
 const NON_FINITE = 'calibration tensor holds NaN or infinite values';
 
@@ -22,6 +26,50 @@ test('a NaN anywhere among finite values is refused, not binned', () => {
       assert.deepEqual([...h.counts], [0, 0, 0, 0, 0, 0, 0, 0]);
     }
   }
+});
+
+test('a NaN in values whose extremes were observed (within) is refused too', () => {
+  for (const atoms of [false, true]) {
+    for (const data of [
+      [Number.NaN, 1, -2],
+      [1, -2, Number.NaN],
+    ]) {
+      const h = new TensorHistogram(4, 2);
+      h.observe(-2, 1);
+      assert.throws(() => h.add(Float32Array.from(data), atoms, true), { message: NON_FINITE }, `${data} atoms=${atoms}`);
+    }
+    // The same values without NaN are binned: -2 -> bin 0, 1 -> bin 6.
+    const ok = new TensorHistogram(4, 2);
+    ok.observe(-2, 1);
+    ok.add(Float32Array.of(1, -2), atoms, true);
+    assert.deepEqual([...ok.counts], [1, 0, 0, 0, 0, 0, 1, 0]);
+  }
+});
+
+/** x [N, 2, 2, 2] float -> Relu -> y (a 4-D tensor whose channel maxima ONNX Runtime reduces). */
+function reluModel() {
+  const graph = onnx.GraphProto.create({
+    name: 'relu',
+    node: [node('Relu', ['x'], ['y'], {}, 'relu'), node('Mul', ['y', 'two'], ['z'], {}, 'mul')],
+    initializer: [floatTensor('two', [], Float32Array.of(2))],
+    input: [valueInfo('x', DataType.FLOAT, ['N', 2, 2, 2])],
+    output: [valueInfo('z', DataType.FLOAT, ['N', 2, 2, 2])],
+  });
+  return makeModel(graph, 13);
+}
+
+test('collectStatistics refuses a NaN channel maximum from ONNX Runtime (extremes only, no sample)', async () => {
+  const run = (data: Float32Array) =>
+    collectStatistics(reluModel(), ['y'], new Map(), {
+      images: 1,
+      async *batches() {
+        yield { feeds: { x: new ort.Tensor('float32', data, [1, 2, 2, 2]) } };
+      },
+    }, { maxImages: 10, atoms: false, nonNegative: new Set(['y']), samplesPerImage: 0 });
+  const fine = await run(Float32Array.of(1, 2, 3, 4, -1, 5, 6, 7));
+  assert.deepEqual([fine.histograms.get('y')!.min, fine.histograms.get('y')!.max], [0, 7]);
+  // The first channel's last value is NaN: its GlobalMaxPool is NaN, the second channel's is 7.
+  await assert.rejects(run(Float32Array.of(1, 2, 3, Number.NaN, -1, 5, 6, 7)), { message: NON_FINITE });
 });
 
 test('extremes over batches: lower values lower the min, higher raise the max, the rest leave them', () => {

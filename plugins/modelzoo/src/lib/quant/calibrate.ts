@@ -186,8 +186,9 @@ export function samplingModel(
   return out;
 }
 
-// Stryker disable next-line EqualityOperator: `>=` picks an equal value, the same maximum
-const maxOf = (a: Float32Array) => a.reduce((m, v) => (v > m ? v : m), -Infinity);
+// Math.max, not a comparison: a NaN channel maximum (ONNX Runtime's pooling can return one) must reach
+// observe()'s check instead of being skipped.
+const maxOf = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);
 
 /**
  * Streams the calibration set through ONNX Runtime once, accumulating per-tensor statistics batch by

@@ -41,7 +41,8 @@ export class TensorHistogram {
   /**
    * Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). `within`
    * says observe() already covered the batch's extremes (exact ones from ONNX Runtime), so the pass that
-   * finds them here is skipped: calibration adds ~100k values per tensor per batch.
+   * finds them here is skipped: calibration adds ~100k values per tensor per batch. A NaN is refused
+   * either way (with `within`, after the values were binned: the histogram is then unusable).
    */
   add(data: Float32Array, atoms = false, within = false): void {
     const n = data.length;
@@ -75,11 +76,16 @@ export class TensorHistogram {
     // k >= 0: the range covers every value (grow() above, or observe() with the exact extremes for
     // `within`), and `| 0` truncates a rounding error just under 0 to 0. Only +range itself lands past
     // the last bin.
+    // NaN compares false with the extremes and `NaN | 0` is bin 0: counted (branch-free) instead.
+    let nan = 0;
     if (!atoms) {
       for (let i = 0; i < n; i++) {
-        const k = (data[i]! * s + B) | 0;
+        const v = data[i]!;
+        const k = (v * s + B) | 0;
         c[Math.min(k, last)]!++;
+        nan += +(v !== v);
       }
+      if (nan > 0) throw new Error('calibration tensor holds NaN or infinite values');
       return;
     }
     let z = 0;
@@ -93,7 +99,9 @@ export class TensorHistogram {
       c[Math.min(k, last)]!++;
       z += +(v === 0);
       top += +(v === clip);
+      nan += +(v !== v);
     }
+    if (nan > 0) throw new Error('calibration tensor holds NaN or infinite values');
     this.zeros += z;
     this.clipHits += top;
   }
