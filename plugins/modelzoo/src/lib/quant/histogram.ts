@@ -33,30 +33,33 @@ export class TensorHistogram {
   /** Exact extremes computed elsewhere (ORT's ReduceMin/Max over the whole tensor, not the sample). */
   observe(lo: number, hi: number): void {
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
-    if (lo < this.min) this.min = lo;
-    if (hi > this.max) this.max = hi;
+    this.min = Math.min(this.min, lo);
+    this.max = Math.max(this.max, hi);
     this.grow(Math.max(-lo, hi));
   }
 
   /**
    * Adds every value of `data`; `atoms` also counts exact zeros and clip hits (KL needs them). `within`
    * says observe() already covered the batch's extremes (exact ones from ONNX Runtime), so the pass that
-   * finds them here is skipped: calibration adds ~100k values per tensor per batch.
+   * finds them here is skipped: calibration adds ~100k values per tensor per batch. A NaN is refused
+   * either way (with `within`, after the values were binned: the histogram is then unusable).
    */
   add(data: Float32Array, atoms = false, within = false): void {
     const n = data.length;
     if (n === 0) return;
     if (!within) {
+      // Math.min/max, not comparisons: a NaN among finite values must reach the check below (a comparison
+      // skips it, and the value would land in the lowest bin).
       let lo = Infinity;
       let hi = -Infinity;
       for (let i = 0; i < n; i++) {
         const v = data[i]!;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
       }
       if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error('calibration tensor holds NaN or infinite values');
-      if (lo < this.min) this.min = lo;
-      if (hi > this.max) this.max = hi;
+      this.min = Math.min(this.min, lo);
+      this.max = Math.max(this.max, hi);
       this.grow(Math.max(-lo, hi));
     }
     this.count += n;
@@ -70,11 +73,19 @@ export class TensorHistogram {
     const last = 2 * B - 1;
     const s = B / this.range;
     const c = this.counts;
+    // k >= 0: the range covers every value (grow() above, or observe() with the exact extremes for
+    // `within`), and `| 0` truncates a rounding error just under 0 to 0. Only +range itself lands past
+    // the last bin.
+    // NaN compares false with the extremes and `NaN | 0` is bin 0: counted (branch-free) instead.
+    let nan = 0;
     if (!atoms) {
       for (let i = 0; i < n; i++) {
-        const k = (data[i]! * s + B) | 0;
-        c[k > last ? last : k < 0 ? 0 : k]!++;
+        const v = data[i]!;
+        const k = (v * s + B) | 0;
+        c[Math.min(k, last)]!++;
+        nan += +(v !== v);
       }
+      if (nan > 0) throw new Error('calibration tensor holds NaN or infinite values');
       return;
     }
     let z = 0;
@@ -85,17 +96,19 @@ export class TensorHistogram {
     for (let i = 0; i < n; i++) {
       const v = data[i]!;
       const k = (v * s + B) | 0;
-      c[k > last ? last : k < 0 ? 0 : k]!++;
+      c[Math.min(k, last)]!++;
       z += +(v === 0);
       top += +(v === clip);
+      nan += +(v !== v);
     }
+    if (nan > 0) throw new Error('calibration tensor holds NaN or infinite values');
     this.zeros += z;
     this.clipHits += top;
   }
 
   /** Doubles the range until it covers `absMax`, merging bin pairs so earlier counts stay exact. */
   private grow(absMax: number): void {
-    if (absMax <= this.range) return;
+    // absMax >= 0 (lo <= hi); when it is within the range the loop below does nothing.
     if (this.range === 0) {
       this.range = absMax;
       return;
@@ -122,14 +135,14 @@ export class TensorHistogram {
    */
   quantile(q: number): number {
     if (this.count === 0) return 0;
-    if (this.range === 0) return 0;
+    // With range 0 every value is 0 (min = max = 0): the scan stops in the centre bin, whose edge and
+    // width are 0, and returns 0.
     const target = q * this.count;
     let acc = 0;
-    const c = this.counts;
-    for (let k = 0; k < c.length; k++) {
-      const next = acc + c[k]!;
-      if (next >= target && c[k]! > 0) {
-        const frac = (target - acc) / c[k]!;
+    for (const [k, n] of this.counts.entries()) {
+      const next = acc + n;
+      if (next >= target && n > 0) {
+        const frac = (target - acc) / n;
         const v = this.edge(k) + frac * this.binWidth;
         return Math.min(this.max, Math.max(this.min, v));
       }

@@ -124,14 +124,15 @@ export function resolveInt8Options(raw: Record<string, unknown> = {}, where = 'q
     const bad = (what: string) => new Error(`${where}.${key} must be ${what}, got ${JSON.stringify(value)}`);
     switch (name) {
       case 'calibrate_mode':
-        if (typeof value !== 'string' || !CALIBRATE_MODES.includes(value as CalibrateMode)) {
+        // A value that is not a string is no mode name either.
+        if (!CALIBRATE_MODES.includes(value as CalibrateMode)) {
           throw bad(`one of ${CALIBRATE_MODES.join(', ')}`);
         }
         out.calibrate_mode = value as CalibrateMode;
         break;
       case 'percentile': {
-        // vamc-style configs sometimes write the percentile as 99.999.
-        const p = typeof value === 'number' && value > 1 && value <= 100 ? Number((value / 100).toPrecision(12)) : value;
+        // vamc-style configs sometimes write the percentile as 99.999 (above 100 the fraction is above 1, refused below).
+        const p = typeof value === 'number' && value > 1 ? Number((value / 100).toPrecision(12)) : value;
         if (typeof p !== 'number' || !(p > 0.5 && p <= 1)) throw bad('a fraction in (0.5, 1] (or a percentage)');
         out.percentile = p;
         break;

@@ -7,7 +7,7 @@ import {
   samplesPerImage,
   toSource,
 } from './calibrate';
-import { type Int8Options, resolveInt8Options } from './options';
+import { type CalibrateMode, type Int8Options, resolveInt8Options } from './options';
 import { calibratedTensors, planQuantization } from './plan';
 import { foldInputNormalization } from './input-fold';
 import { prepareGraph } from './prepare';
@@ -26,6 +26,19 @@ export interface QuantizeResult {
 export const QUANTIZER_ID = 'modelzoo-qdq/1';
 
 /**
+ * Whether a mode reads the histogram's atoms (exact zeros and clip hits): KL and MSE fit the histogram's
+ * shape and treat both spikes apart; the others skip the per-value count.
+ */
+const COUNTS_ATOMS: Record<CalibrateMode, boolean> = {
+  // Stryker disable next-line BooleanLiteral: percentile reads only the bin counts (quantile()), so counting atoms as well changes no range, only the time
+  percentile: false,
+  // Stryker disable next-line BooleanLiteral: max samples nothing (samplesPerImage 0), so there are no values to count atoms in
+  max: false,
+  kl_divergence: true,
+  mse: true,
+};
+
+/**
  * Post-training static quantization of a float ONNX model into a QDQ graph ONNX Runtime fuses into
  * QLinearConv/QLinearAdd/QGemm/...: uint8 asymmetric activations, int8 symmetric (per-channel) weights,
  * int32 biases. `options` may be partial or a raw `quantization` block (vamc spellings accepted).
@@ -42,14 +55,13 @@ export async function quantizeModel(
     throw new Error('int8 option sensitivity needs a second pass over the calibration set: pass a function or a CalibrationSource, not a one-shot iterable');
   }
   const prepared = prepareGraph(model);
-  let plan = planQuantization(prepared, opts);
-  const convs = new Set(prepared.model.graph!.node!.filter((n) => n.opType === 'Conv' && plan.quantized.has(n.name!)).map((n) => n.name!));
-  const inputFold = foldInputNormalization(prepared, convs, new Set(opts.exclude_layers));
-  if (inputFold) plan = planQuantization(prepared, opts);
+  // The fold may only rewrite quantized Convs: it is handed every quantized node and itself keeps to Convs.
+  const inputFold = foldInputNormalization(prepared, planQuantization(prepared, opts).quantized, new Set(opts.exclude_layers));
+  // Planned again on the folded graph (the same plan when nothing was folded: planning reads the graph only).
+  const plan = planQuantization(prepared, opts);
   const tensors = calibratedTensors(plan);
   const clipHighs = new Map<string, number>();
   for (const p of plan.points) if (p.clip && Number.isFinite(p.clip.hi)) clipHighs.set(p.tensor, p.clip.hi);
-  const histogramShapeMode = opts.calibrate_mode === 'kl_divergence' || opts.calibrate_mode === 'mse';
   const nonNegative = new Set(plan.points.filter((p) => p.clip && p.clip.lo >= 0).map((p) => p.tensor));
   // percentile, KL and MSE take the range from the sample's histogram (the exact max would only clamp
   // it), and a clip-capped tensor's range ends at the cap anyway: its max comes from the sample.
@@ -57,7 +69,7 @@ export async function quantizeModel(
   const stats = await collectStatistics(prepared.model, tensors, clipHighs, source, {
     maxImages: opts.calibration_count,
     nonNegative,
-    atoms: histogramShapeMode,
+    atoms: COUNTS_ATOMS[opts.calibrate_mode],
     samplesPerImage: samplesPerImage(opts.calibrate_mode),
     sampledExtremes: sampledMax,
     progress: progress ?? defaultProgress('int8 calibration'),
@@ -75,8 +87,9 @@ export async function quantizeModel(
       continue;
     }
     const h = stats.histograms.get(p.tensor)!;
+    // No cap at p.clip.hi: the tensor is the activation's output, so every range ends at or below its max
+    // (h.max <= clip.hi), which chooseRange never exceeds.
     const r = chooseRange(h, opts.calibrate_mode, opts.percentile);
-    if (p.clip) r.hi = Math.min(r.hi, p.clip.hi);
     const q = activationParams(r, opts.activation_type);
     params.set(p.tensor, q);
     tensorDetails[p.tensor] = {
