@@ -71,6 +71,8 @@ try {
     }
     if (!ranges.length) continue;
     console.log(`=== audit ${name}: ${ranges.length} lines`);
+    // Without the incremental file: it would carry over the committed run's "ignored" verdicts.
+    rmSync(join(scratch, `docs/mutation/incremental/${name}.json`), { force: true });
     const run = spawnSync(
       'npx',
       ['stryker', 'run', '--concurrency', concurrency, '--force', '--mutate', ranges.join(','), '--reporters', 'json,progress'],
