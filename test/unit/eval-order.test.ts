@@ -5,30 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
+import { pixelModel } from '../helpers/tiny-onnx';
 import { openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import { runEval } from '../../plugins/modelzoo/src/lib/eval/run-eval';
-import { DataType, encodeModel, int64Tensor, makeModel, node, onnx, valueInfo } from '../../plugins/modelzoo/src/lib/onnx/proto';
 
 const CLASSES = 4;
 const SIZE = 2;
 // Labels in no positional pattern, so pairing a prediction with the wrong image's label shows.
 const LABELS = [3, 1, 0, 2, 2, 0, 3, 1, 1, 0, 2];
-
-/** A classifier whose logits are the image's first CLASSES pixels: it predicts the class whose pixel is brightest. */
-function pixelClassifier(): Uint8Array {
-  const graph = onnx.GraphProto.create({
-    name: 'pixels',
-    node: [
-      node('Cast', ['input'], ['f'], { to: DataType.FLOAT }),
-      node('Flatten', ['f'], ['flat'], { axis: 1 }),
-      node('Slice', ['flat', 'starts', 'ends', 'axes'], ['logits']),
-    ],
-    initializer: [int64Tensor('starts', [1], [0]), int64Tensor('ends', [1], [CLASSES]), int64Tensor('axes', [1], [1])],
-    input: [valueInfo('input', DataType.UINT8, ['N', 3, SIZE, SIZE])],
-    output: [valueInfo('logits', DataType.FLOAT, ['N', CLASSES])],
-  });
-  return encodeModel(makeModel(graph, 13));
-}
 
 /** Image i lights the pixel of `predicted[i]`; shards and datalist rewritten in the prepared format. */
 function writeDataset(dir: string, predicted: number[]): void {
@@ -52,7 +36,7 @@ test('labels are paired with predictions by dataset index, not by position in th
   try {
     // Batches in an order unrelated to the datalist, and a batch size that splits it unevenly.
     const indices = [7, 2, 10, 0, 5, 9, 1, 8, 3, 6, 4];
-    const run = await runEval({ model: pixelClassifier(), dataset, batch: 3, threads: 1, indices });
+    const run = await runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 3, threads: 1, indices });
     const s = run.counter.summary();
     assert.equal(s.images, LABELS.length);
     assert.equal(s.top1, 100, 'each image predicts its own label');
@@ -73,7 +57,7 @@ test('a subset in reverse order counts only the chosen images, each against its 
   const dataset = await openDataset(dir);
   try {
     const indices = [9, 8, 6, 4, 3];
-    const run = await runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1, indices });
+    const run = await runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 2, threads: 1, indices });
     const s = run.counter.summary();
     assert.equal(s.images, 5);
     assert.equal(s.top1, 60); // 8, 6, 4 hit; 9, 3 miss
@@ -89,27 +73,27 @@ test('without indices every image is evaluated; a model/dataset class-count mism
   writeDataset(dir, LABELS);
   const dataset = await openDataset(dir);
   try {
-    const run = await runEval({ model: pixelClassifier(), dataset, batch: 4, threads: 1, label: 'eval-test' });
+    const run = await runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 4, threads: 1, label: 'eval-test' });
     assert.equal(run.classes, CLASSES);
     assert.equal(run.counter.summary().images, LABELS.length);
     assert.equal(run.counter.summary().top1, 100);
     assert.ok(run.seconds > 0 && run.seconds < 600, `seconds ${run.seconds}`);
     assert.ok(Math.abs(run.throughput - LABELS.length / run.seconds) < 1e-6);
     // one image: a batch larger than the list still runs (the probe batch is clamped)
-    const one = await runEval({ model: pixelClassifier(), dataset, batch: 8, threads: 1, indices: [6] });
+    const one = await runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 8, threads: 1, indices: [6] });
     assert.deepEqual([...one.counter.predictions.keys()], [6]);
     dataset.manifest.classes = 5;
     await assert.rejects(
-      runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1 }),
+      runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 2, threads: 1 }),
       (e: Error) =>
         e.message ===
         "the model has 4 output classes but the dataset's labels are for 5 classes (max label 3); use a model with 5 classes or set the dataset's 'classes' option",
     );
     dataset.manifest.classes = CLASSES;
     dataset.entries[2] = { ...dataset.entries[2]!, label: 4 };
-    await assert.rejects(runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1 }), /\(max label 4\)/);
+    await assert.rejects(runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 2, threads: 1 }), /\(max label 4\)/);
     // an image outside the evaluated subset does not count towards the label check
-    const sub = await runEval({ model: pixelClassifier(), dataset, batch: 2, threads: 1, indices: [0, 1] });
+    const sub = await runEval({ model: pixelModel(CLASSES, SIZE), dataset, batch: 2, threads: 1, indices: [0, 1] });
     assert.equal(sub.counter.summary().images, 2);
   } finally {
     await dataset.close();

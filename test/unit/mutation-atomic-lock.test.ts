@@ -1,47 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { holdDirLock, withAtomicDir, withDirLock, writeFileAtomic } from '../../plugins/modelzoo/src/lib/common/atomic';
 import { currentScope, markerContent, OUTPUT_MARKER, readMarker, runInOutputScope } from '../../plugins/modelzoo/src/lib/common/containment';
 import { UserError } from '../../plugins/modelzoo/src/lib/common/errors';
+import { DEAD, newLockTarget, patched, sleep, within } from '../helpers/lock-staging';
 
 // The per-directory lock of atomic.ts, in-process (Stryker only sees this process). The cases of a
 // second process (killed owners, hard-link-less file systems, races) are staged by writing the lock
 // file as such a process would, or by failing one fs call through the module object atomic.ts uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const fsm = require('node:fs/promises') as Record<string, unknown>;
-const DEAD = 999_999;
-const tmp = () => fs.mkdtemp(path.join(os.tmpdir(), 'mut-lock-'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Rejects instead of hanging when a mutant never acquires (or never releases) the lock. */
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-async function patched<T>(name: string, impl: (orig: (...a: unknown[]) => Promise<unknown>) => (...a: unknown[]) => Promise<unknown>, fn: () => Promise<T>): Promise<T> {
-  const orig = fsm[name] as (...a: unknown[]) => Promise<unknown>;
-  fsm[name] = impl(orig);
-  try {
-    return await fn();
-  } finally {
-    fsm[name] = orig;
-  }
-}
-
-async function lockedDir(): Promise<{ root: string; target: string; lock: string }> {
-  const root = await fs.realpath(await tmp());
-  const target = path.join(root, 'out');
-  return { root, target, lock: `${target}.lock` };
-}
+const lockedDir = () => newLockTarget('mut-lock-');
 
 test('holdDirLock creates <target>.lock naming this pid, and its release removes it', async () => {
   const { root, target, lock } = await lockedDir();

@@ -2,44 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { holdDirLock, withAtomicDir, withDirLock } from '../../plugins/modelzoo/src/lib/common/atomic';
+import { DEAD, newLockTarget, patched, sleep, within } from '../helpers/lock-staging';
 
 // The lock's races with another process, staged in-process: the other process's step (removing the
 // lock, the breaker, an old unreadable lock) is done inside the fs call of atomic.ts that precedes the
 // step it races with, through the module object atomic.ts uses. Each race must end in the lock being
 // taken, never in an ENOENT from a file that another process removed first.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const fsm = require('node:fs/promises') as Record<string, unknown>;
-const DEAD = 999_999;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-async function patched<T>(name: string, impl: (orig: (...a: unknown[]) => Promise<unknown>) => (...a: unknown[]) => Promise<unknown>, fn: () => Promise<T>): Promise<T> {
-  const orig = fsm[name] as (...a: unknown[]) => Promise<unknown>;
-  fsm[name] = impl(orig);
-  try {
-    return await fn();
-  } finally {
-    fsm[name] = orig;
-  }
-}
-
-async function lockedDir(): Promise<{ root: string; target: string; lock: string }> {
-  const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'mut-ds-lock-')));
-  const target = path.join(root, 'out');
-  return { root, target, lock: `${target}.lock` };
-}
+const lockedDir = () => newLockTarget('mut-ds-lock-');
 
 test('release succeeds when its lock was removed between the owner check and the removal', async () => {
   const { root, target, lock } = await lockedDir();

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openFilesUnder } from '../helpers/open-files';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
 import { openDataset, parseDatalist } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import type { DatasetManifest } from '../../plugins/modelzoo/src/lib/dataset/manifest';
@@ -49,22 +50,6 @@ async function countingOpens<T>(fn: () => Promise<T>): Promise<{ result: T; open
   } finally {
     fsm['open'] = orig;
   }
-}
-
-/** Shard files of `dir` this process has open now. */
-function openShards(dir: string): string[] {
-  if (!fs.existsSync('/proc/self/fd')) return [];
-  const real = fs.realpathSync(dir);
-  return fs
-    .readdirSync('/proc/self/fd')
-    .map((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/self/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    })
-    .filter((p) => p.startsWith(real));
 }
 
 test('images by datalist index, across shards and in any order; imageBytes and entries from the manifest', async () => {
@@ -130,7 +115,7 @@ test('each shard is hashed once and opened once for reading; the next shard is v
     });
     // shard 0: its hash, then one shared handle; shard 1: its hash only; shard 2: untouched
     assert.deepEqual(opened.sort(), [shard(0), shard(0), shard(1)]);
-    assert.deepEqual(openShards(f.dir), [], 'close closes the handles and waits for the background hash');
+    assert.deepEqual(openFilesUnder(f.dir), [], 'close closes the handles and waits for the background hash');
     // the last shard has no next one to check
     const { opened: last } = await countingOpens(async () => {
       assert.deepEqual(Buffer.from(await ds.readImages([9, 8])), Buffer.concat([image(f, 9), image(f, 8)]));
@@ -172,7 +157,7 @@ test('close waits for a background shard check still running, so no shard file s
     assert.equal(checked, false);
     await ds.close();
     assert.equal(checked, true, 'close returned only after the background check closed its file');
-    assert.deepEqual(openShards(f.dir), []);
+    assert.deepEqual(openFilesUnder(f.dir), []);
   } finally {
     fsm['open'] = orig;
     fs.rmSync(f.dir, { recursive: true, force: true });

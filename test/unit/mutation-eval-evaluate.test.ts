@@ -4,11 +4,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openFilesUnder } from '../helpers/open-files';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
+import { pixelModel } from '../helpers/tiny-onnx';
 import { evalProvenance, evaluateModel, type EvaluateOptions } from '../../plugins/modelzoo/src/lib/eval/evaluate-model';
 import type { DatasetManifest } from '../../plugins/modelzoo/src/lib/dataset/manifest';
 import type { EvalResult } from '../../plugins/modelzoo/src/lib/results';
-import { DataType, encodeModel, int64Tensor, makeModel, node, onnx, valueInfo } from '../../plugins/modelzoo/src/lib/onnx/proto';
 
 // evaluateModel end to end on a tiny built model (a real ONNX graph run by ONNX Runtime) and a tiny
 // prepared dataset: eval.json, predictions.csv, the summary it prints, the holdout / limit / reference
@@ -20,22 +21,6 @@ const CLASSES = 6;
 const COUNT = 8; // percentages are multiples of 12.5: exact in binary, so tolerance boundaries are exact
 
 const sha = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Logits = the image's first CLASSES pixels. */
-function pixelModel(): Uint8Array {
-  const graph = onnx.GraphProto.create({
-    name: 'pixels',
-    node: [
-      node('Cast', ['input'], ['f'], { to: DataType.FLOAT }),
-      node('Flatten', ['f'], ['flat'], { axis: 1 }),
-      node('Slice', ['flat', 'starts', 'ends', 'axes'], ['logits']),
-    ],
-    initializer: [int64Tensor('starts', [1], [0]), int64Tensor('ends', [1], [CLASSES]), int64Tensor('axes', [1], [1])],
-    input: [valueInfo('input', DataType.UINT8, ['N', 3, SIZE, SIZE])],
-    output: [valueInfo('logits', DataType.FLOAT, ['N', CLASSES])],
-  });
-  return encodeModel(makeModel(graph, 13));
-}
 
 interface Fixture {
   root: string;
@@ -68,7 +53,7 @@ function fixture(opts: { calibration?: number; demo?: boolean; weights?: string;
   );
   const model = path.join(root, 'model');
   fs.mkdirSync(model);
-  const bytes = pixelModel();
+  const bytes = pixelModel(CLASSES, SIZE);
   fs.writeFileSync(path.join(model, 'm.onnx'), bytes);
   const build = { backend: 'onnxruntime', precision: 'int8', model: 'm.onnx', sha256: sha(bytes), weights: opts.weights ?? 'pretrained', details: opts.details ?? {} };
   fs.writeFileSync(path.join(model, 'build.json'), JSON.stringify(build));
@@ -76,21 +61,6 @@ function fixture(opts: { calibration?: number; demo?: boolean; weights?: string;
 }
 
 const hits = (f: Fixture, indices: number[], k: 1 | 5) => indices.filter((i) => f.top5[i]!.slice(0, k).includes(f.labels[i]!)).length;
-
-/** Shard files of `dir` this process still has open. */
-function openShards(dir: string): string[] {
-  if (!fs.existsSync('/proc/self/fd')) return [];
-  return fs
-    .readdirSync('/proc/self/fd')
-    .map((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/self/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    })
-    .filter((p) => p.startsWith(fs.realpathSync(dir)));
-}
 
 /** evaluateModel with its stdout summary captured (and kept out of the TAP stream). */
 async function evaluate(f: Fixture, o: Partial<EvaluateOptions> = {}): Promise<{ result: EvalResult; out: string; dir: string }> {
@@ -100,7 +70,7 @@ async function evaluate(f: Fixture, o: Partial<EvaluateOptions> = {}): Promise<{
     const result = await captureStdout(() => evaluateModel({ model: f.model, dataset: f.dataset, batch: 3, threads: 1, outputPath: dir, ...o }), chunks);
     return { result, out: chunks.join(''), dir };
   } finally {
-    assert.deepEqual(openShards(f.dataset), [], 'the dataset is closed');
+    assert.deepEqual(openFilesUnder(f.dataset), [], 'the dataset is closed');
   }
 }
 
@@ -231,7 +201,7 @@ test('holdout over a dataset that is all calibration subset fails, naming the op
         e.message ===
           `vamp-eval: option holdout leaves no image to evaluate: all 8 images of ${f.dataset} are in its calibration subset; prepare more images or a smaller calibrationSize`,
     );
-    assert.deepEqual(openShards(f.dataset), []);
+    assert.deepEqual(openFilesUnder(f.dataset), []);
     assert.equal(fs.existsSync(path.join(f.root, 'o')), false);
   } finally {
     fs.rmSync(f.root, { recursive: true, force: true });
@@ -264,7 +234,7 @@ test('the reference gate: within tolerance passes (boundary included), outside o
       // the figures are still written (the gate is checked after), with passed: false
       const json = JSON.parse(fs.readFileSync(path.join(outputPath, 'eval.json'), 'utf8')) as EvalResult;
       assert.deepEqual(json.reference, { ...reference, passed: false });
-      assert.deepEqual(openShards(f.dataset), []);
+      assert.deepEqual(openFilesUnder(f.dataset), []);
     };
     await fail({ top1: top1 + 2.75, top5, tolerance: 2.5 }); // top-1 too low
     await fail({ top1: top1 - 2.75, top5, tolerance: 2.5 }); // top-1 too high
@@ -294,7 +264,7 @@ test('build.json, the model bytes and the dataset shards are checked, naming the
     await assert.rejects(run({ producers: { dataset: 'imagenet:prep' } }), (e: Error) =>
       e.message.startsWith(`dataset shard ${shard} does not match the sha256`) && e.message.endsWith('Make it again: npx nx run imagenet:prep --skip-nx-cache'),
     );
-    assert.deepEqual(openShards(f.dataset), [], 'closed after a failed run too');
+    assert.deepEqual(openFilesUnder(f.dataset), [], 'closed after a failed run too');
     fs.writeFileSync(shard, good);
     // the model's bytes against build.json's sha256
     const model = path.join(f.model, 'm.onnx');

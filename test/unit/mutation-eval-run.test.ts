@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeTinyDataset } from '../helpers/tiny-dataset';
+import { progressOf } from '../helpers/stderr-capture';
+import { pixelModel } from '../helpers/tiny-onnx';
 import { type OpenDataset, openDataset } from '../../plugins/modelzoo/src/lib/dataset/reader';
 import { runEval } from '../../plugins/modelzoo/src/lib/eval/run-eval';
 import { createSession } from '../../plugins/modelzoo/src/lib/runtime/session';
@@ -14,22 +16,6 @@ import { DataType, encodeModel, int64Tensor, makeModel, node, onnx, valueInfo } 
 
 const SIZE = 2;
 const IMAGE = 3 * SIZE * SIZE;
-
-/** Logits = the image's first `classes` pixels (a real classifier shape: [N, classes]). */
-function pixelModel(classes: number): Uint8Array {
-  const graph = onnx.GraphProto.create({
-    name: 'pixels',
-    node: [
-      node('Cast', ['input'], ['f'], { to: DataType.FLOAT }),
-      node('Flatten', ['f'], ['flat'], { axis: 1 }),
-      node('Slice', ['flat', 'starts', 'ends', 'axes'], ['logits']),
-    ],
-    initializer: [int64Tensor('starts', [1], [0]), int64Tensor('ends', [1], [classes]), int64Tensor('axes', [1], [1])],
-    input: [valueInfo('input', DataType.UINT8, ['N', 3, SIZE, SIZE])],
-    output: [valueInfo('logits', DataType.FLOAT, ['N', classes])],
-  });
-  return encodeModel(makeModel(graph, 13));
-}
 
 /** Output [1, N * 12]: its "class count" is the batch's pixel count, so it reports the probe's batch size. */
 function batchSizeReporter(): Uint8Array {
@@ -85,7 +71,7 @@ test(
     const { dir, ds } = await tinyDataset(6, 4);
     try {
       // ONNX Runtime's process-wide threads start with the first session: start them before the baseline.
-      await (await createSession(pixelModel(4), { threads: 1 })).release();
+      await (await createSession(pixelModel(4, SIZE), { threads: 1 })).release();
       const base = threadCount();
       // More threads than cores, so the figure differs from ONNX Runtime's own default (one per core).
       const threads = os.availableParallelism() + 3;
@@ -99,17 +85,17 @@ test(
           }
         },
       };
-      const run = await runEval({ model: pixelModel(4), dataset: watched, batch: 4, threads });
+      const run = await runEval({ model: pixelModel(4, SIZE), dataset: watched, batch: 4, threads });
       assert.equal(run.counter.summary().images, 6);
       assert.deepEqual(during, [base + threads - 1, base + threads - 1], 'intra-op pool: threads - 1 workers beside the caller');
       assert.equal(threadCount(), base, 'the session is released: its worker threads are gone');
       // And one thread means no worker at all.
       during.length = 0;
-      await runEval({ model: pixelModel(4), dataset: watched, batch: 6, threads: 1 });
+      await runEval({ model: pixelModel(4, SIZE), dataset: watched, batch: 6, threads: 1 });
       assert.deepEqual(during, [base]);
       // A failing run releases its session too.
       ds.manifest.classes = 5;
-      await assert.rejects(runEval({ model: pixelModel(4), dataset: watched, batch: 4, threads }), /output classes/);
+      await assert.rejects(runEval({ model: pixelModel(4, SIZE), dataset: watched, batch: 4, threads }), /output classes/);
       assert.equal(threadCount(), base);
     } finally {
       await cleanup(dir, ds);
@@ -117,34 +103,15 @@ test(
   },
 );
 
-/** Runs fn with progress printing on (MODELZOO_QUIET unset) and returns what it wrote to stderr. */
-async function progressOf(fn: () => Promise<unknown>): Promise<string[]> {
-  const quiet = process.env['MODELZOO_QUIET'];
-  delete process.env['MODELZOO_QUIET'];
-  const lines: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    await fn();
-  } finally {
-    process.stderr.write = write;
-    if (quiet !== undefined) process.env['MODELZOO_QUIET'] = quiet;
-  }
-  return lines;
-}
-
 test("progress counts the images done, under the run's label or 'eval'", async () => {
   const { dir, ds } = await tinyDataset(7, 4);
   try {
-    const plain = await progressOf(() => runEval({ model: pixelModel(4), dataset: ds, batch: 3, threads: 1 }));
+    const plain = await progressOf(() => runEval({ model: pixelModel(4, SIZE), dataset: ds, batch: 3, threads: 1 }));
     // The first batch prints (nothing printed yet), the last one always; in between within 2 s, not.
     assert.ok(plain.length >= 2 && plain.length <= 3, plain.join(''));
     assert.match(plain[0]!, /^\[eval\] 3\/7 \(42\.9%\)( \d+\.\d\/s eta \S+)?\n$/);
     assert.match(plain.at(-1)!, /^\[eval\] 7\/7 \(100\.0%\)( \d+\.\d\/s)? in \d+\.\ds\n$/);
-    const labelled = await progressOf(() => runEval({ model: pixelModel(4), dataset: ds, batch: 4, threads: 1, indices: [6, 2, 0, 1, 3], label: 'eval fp32' }));
+    const labelled = await progressOf(() => runEval({ model: pixelModel(4, SIZE), dataset: ds, batch: 4, threads: 1, indices: [6, 2, 0, 1, 3], label: 'eval fp32' }));
     assert.match(labelled[0]!, /^\[eval fp32\] 4\/5 \(80\.0%\)( \d+\.\d\/s eta \S+)?\n$/);
     assert.match(labelled.at(-1)!, /^\[eval fp32\] 5\/5 \(100\.0%\)( \d+\.\d\/s)? in \d+\.\ds\n$/);
   } finally {

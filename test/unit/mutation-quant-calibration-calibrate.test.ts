@@ -20,6 +20,7 @@ import { TensorHistogram } from '../../plugins/modelzoo/src/lib/quant/histogram'
 import { inferShapes } from '../../plugins/modelzoo/src/lib/quant/shapes';
 import { createSession, ort } from '../../plugins/modelzoo/src/lib/runtime/session';
 import { S, pixels, tapModel, uint8Source } from '../helpers/mutation-quant-calibration-models';
+import { stderrLines } from '../helpers/stderr-capture';
 
 // calibrate.ts runs the float graph with taps (strided samples, exact per-tensor extremes) over the
 // calibration set. The tiny tapModel computes a = x - 100, r = Relu(a), flat = Flatten(r) on uint8
@@ -65,15 +66,7 @@ test('toSource: functions and sources are re-iterable, a bare iterable is not; s
 });
 
 test('defaultProgress: nothing without a total; one Progress per callback (rate-limited, last line always)', () => {
-  const saved = process.env['MODELZOO_QUIET'];
-  delete process.env['MODELZOO_QUIET'];
-  const lines: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
+  stderrLines((lines) => {
     const p = defaultProgress('int8 calibration');
     p(1, undefined);
     assert.equal(lines.length, 0, 'no total: no line');
@@ -84,10 +77,7 @@ test('defaultProgress: nothing without a total; one Progress per callback (rate-
     assert.equal(lines.length, 2, lines.join('|'));
     assert.ok(lines.every((l) => l.includes('int8 calibration')), lines.join('|'));
     assert.match(lines[1]!, /10\/10/);
-  } finally {
-    process.stderr.write = write;
-    if (saved !== undefined) process.env['MODELZOO_QUIET'] = saved;
-  }
+  });
 });
 
 test('withOutputs: adds each missing tensor as a float output without shape, leaves the model alone', () => {

@@ -11,6 +11,7 @@ import { measureSensitivity } from '../../plugins/modelzoo/src/lib/quant/sensiti
 import { foldNormalization } from '../../plugins/modelzoo/src/lib/runtime/fold-normalization';
 import { ort } from '../../plugins/modelzoo/src/lib/runtime/session';
 import { S, pixels, tapModel, tinyNet, uint8Source } from '../helpers/mutation-quant-calibration-models';
+import { progressOf } from '../helpers/stderr-capture';
 
 // Boundaries and wiring the first mutation-quant-calibration files left open: maxImages landing exactly
 // on a batch boundary, sources without return(), several feeds, a failing batch while the next one is
@@ -154,20 +155,7 @@ test('quantizeModel: calibration_count bounds both passes; default progress line
     [2, 4],
     [4, 4],
   ]);
-  const saved = process.env['MODELZOO_QUIET'];
-  delete process.env['MODELZOO_QUIET'];
-  const lines: string[] = [];
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    await quantizeModel(keras(), source(), { calibrate_mode: 'max', sensitivity: true });
-  } finally {
-    process.stderr.write = write;
-    if (saved !== undefined) process.env['MODELZOO_QUIET'] = saved;
-  }
+  const lines = await progressOf(() => quantizeModel(keras(), source(), { calibrate_mode: 'max', sensitivity: true }));
   assert.ok(lines.some((l) => l.includes('int8 calibration')), lines.join('|'));
   assert.ok(lines.some((l) => l.includes('int8 sensitivity')), lines.join('|'));
 });

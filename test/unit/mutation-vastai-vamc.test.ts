@@ -46,42 +46,28 @@ const plain: VamcInput = {
   calibration: { path: 'calib', suffix: 'png', prepared: true },
 };
 
-test('2023 build config, every option set: the exact YAML document', () => {
-  // 0.99999 * 100 is 99.99900000000001 in binary; vamc gets 99.999.
-  assert.equal(
-    vamcConfigToYaml(generateVamcConfig(full, '2023')),
-    `model:
-  name: net
-  inputs:
-    data:
-      - 2
+/**
+ * The parts of `full`'s YAML both generations write alike (at the same indentation): the input shape,
+ * the layer lists, the dataset path and sampler, and the image ops (transform_ops / process_ops).
+ */
+const SHAPE = `      - 2
       - 3
       - 5
       - 5
-  checkpoint: /m/net.onnx
-engine:
-  type: vacc
-  common:
-    do_quantization: true
-  add_extra_ops_to_graph:
-    type: softmax
-  calibration:
-    quant_mode: mse
-    per_channel: false
-    percentile: 99.999
-    skip_conv_layers:
+`;
+const LAYERS = `    skip_conv_layers:
       - 1
       - 2
     exclude_layers:
       - fc
       - head
-dataset:
-  path: /cal
+`;
+const DATASET = `  path: /cal
   sampler:
     suffix: JPEG
     get_data_num: 7
-  transform_ops:
-    - type: DecodeImage
+`;
+const OPS = `    - type: DecodeImage
     - type: Resize
       size: 8
     - type: CenterCrop
@@ -101,7 +87,30 @@ dataset:
         - 4
         - 0.5
     - type: ToTensor
-workspace:
+`;
+
+test('2023 build config, every option set: the exact YAML document', () => {
+  // 0.99999 * 100 is 99.99900000000001 in binary; vamc gets 99.999.
+  assert.equal(
+    vamcConfigToYaml(generateVamcConfig(full, '2023')),
+    `model:
+  name: net
+  inputs:
+    data:
+${SHAPE}  checkpoint: /m/net.onnx
+engine:
+  type: vacc
+  common:
+    do_quantization: true
+  add_extra_ops_to_graph:
+    type: softmax
+  calibration:
+    quant_mode: mse
+    per_channel: false
+    percentile: 99.999
+${LAYERS}dataset:
+${DATASET}  transform_ops:
+${OPS}workspace:
   work_dir: out/
   enable_ir: false
   save_log: true
@@ -116,11 +125,7 @@ test('2025 compile config, every option set: the exact YAML document', () => {
 frontend:
   shape:
     data:
-      - 2
-      - 3
-      - 5
-      - 5
-  type: onnx
+${SHAPE}  type: onnx
   checkpoint: /m/net.onnx
   dtype: fp32
 backend:
@@ -132,43 +137,13 @@ backend:
     calibrate_mode: mse
     quantize_per_channel: false
     percentile: 99.999
-    skip_conv_layers:
-      - 1
-      - 2
-    exclude_layers:
-      - fc
-      - head
-graph:
+${LAYERS}graph:
   extra_ops:
     type: softmax
 dataset:
   type: tvm
-  path: /cal
-  sampler:
-    suffix: JPEG
-    get_data_num: 7
-  process_ops:
-    - type: DecodeImage
-    - type: Resize
-      size: 8
-    - type: CenterCrop
-      crop_size:
-        - 5
-        - 5
-    - type: CvtColor
-      code: RGB2BGR
-    - type: Normalize
-      div255: false
-      mean:
-        - 128
-        - 64
-        - 32
-      std:
-        - 2
-        - 4
-        - 0.5
-    - type: ToTensor
-workspace:
+${DATASET}  process_ops:
+${OPS}workspace:
   path: out/
 `,
   );

@@ -19,6 +19,31 @@ const tiny: PreprocessSpec = {
 
 const prop = (Property: string, DType: string, Value: string | number) => ({ Property, DType, ParamType: 'ELEMENT', Value });
 
+/** tiny's mean [128, 64, 32] and std [2, 4, 0.5] as 2023 properties (fp16 bit patterns, worked out above). */
+const tinyMeanStd = [
+  prop('meanr', 'UINT_16', 22528),
+  prop('meang', 'UINT_16', 21504),
+  prop('meanb', 'UINT_16', 20480),
+  prop('stdr', 'UINT_16', 16384),
+  prop('stdg', 'UINT_16', 17408),
+  prop('stdb', 'UINT_16', 14336),
+];
+
+type Pair = [number, number];
+
+/** parseVdspParams' whole result for a file without ColorCvtCode / ResizeType (their defaults). */
+const parsed = (generation: '2023' | '2025', [inputWidth, inputHeight]: Pair, [resizeWidth, resizeHeight]: Pair, [cropWidth, cropHeight]: Pair, [cropX, cropY]: Pair, normType: string, mean: number[], std: number[]) => ({
+  generation, inputWidth, inputHeight, resizeWidth, resizeHeight, cropWidth, cropHeight, cropX, cropY, normType, mean, std, colorCvt: 'NO_CHANGE', resizeType: 'BILINEAR_CV',
+});
+
+/** Each key, left out (`without`) and then set to null (`nulled`), is refused as `<file>: missing '<key>'`. */
+function assertEachMissingNamed(file: string, keys: string[], without: (key: string) => unknown, nulled: (key: string) => unknown): void {
+  for (const key of keys) {
+    assert.throws(() => parseVdspParams(without(key), file), (e: Error) => e.message === `${file}: missing '${key}'`, key);
+    assert.throws(() => parseVdspParams(nulled(key), file), (e: Error) => e.message === `${file}: missing '${key}'`, `${key} null`);
+  }
+}
+
 test('2023 document: every property, its DType and order; BGR, no div255, input 11 resized to 8, crop 5', () => {
   assert.deepStrictEqual(generateVdspParams(tiny, '2023', 11), {
     vdsp_op_type: 'RGB_RESIZE_CVTCOLOR_CROP_NORMALIZATION_TENSORIZATION_U8',
@@ -30,12 +55,7 @@ test('2023 document: every property, its DType and order; BGR, no div255, input 
       prop('iimage_height_pitch', 'UINT_32', 11),
       prop('short_edge_threshold', 'INT', 8),
       prop('crop_size', 'UINT_32', 5),
-      prop('meanr', 'UINT_16', 22528),
-      prop('meang', 'UINT_16', 21504),
-      prop('meanb', 'UINT_16', 20480),
-      prop('stdr', 'UINT_16', 16384),
-      prop('stdg', 'UINT_16', 17408),
-      prop('stdb', 'UINT_16', 14336),
+      ...tinyMeanStd,
       prop('norma_type', 'INT', 'MINUSMEAN_DIVSTD'),
       prop('resize_type', 'INT', 'BILINEAR_CV'),
       prop('color_cvt_code', 'UINT_16', 'COLOR_RGB2BGR'),
@@ -101,32 +121,15 @@ test('parse 2023: a non-square input scales its shorter side to short_edge_thres
       prop('iimage_height', 'INT', 240),
       prop('short_edge_threshold', 'INT', 256),
       prop('crop_size', 'UINT_32', 224),
-      prop('meanr', 'UINT_16', 22528),
-      prop('meang', 'UINT_16', 21504),
-      prop('meanb', 'UINT_16', 20480),
-      prop('stdr', 'UINT_16', 16384),
-      prop('stdg', 'UINT_16', 17408),
-      prop('stdb', 'UINT_16', 14336),
+      ...tinyMeanStd,
       prop('norma_type', 'INT', 'MINUSMEAN_DIVSTD'),
     ],
   };
   // 320 * 256 / 240 = 341.33 -> 341; (341 - 224) / 2 = 58.5 -> 58 (even); (256 - 224) / 2 = 16.
-  assert.deepStrictEqual(parseVdspParams(doc, 'd.json'), {
-    generation: '2023',
-    inputWidth: 320,
-    inputHeight: 240,
-    resizeWidth: 341,
-    resizeHeight: 256,
-    cropWidth: 224,
-    cropHeight: 224,
-    cropX: 58,
-    cropY: 16,
-    normType: 'MINUSMEAN_DIVSTD',
-    mean: [128, 64, 32],
-    std: [2, 4, 0.5],
-    colorCvt: 'NO_CHANGE',
-    resizeType: 'BILINEAR_CV',
-  });
+  assert.deepStrictEqual(
+    parseVdspParams(doc, 'd.json'),
+    parsed('2023', [320, 240], [341, 256], [224, 224], [58, 16], 'MINUSMEAN_DIVSTD', [128, 64, 32], [2, 4, 0.5]),
+  );
   // Portrait: the width is the shorter side.
   const tall = { ...doc, config: doc.config.map((p) => (p.Property === 'iimage_width' ? { ...p, Value: 240 } : p.Property === 'iimage_height' ? { ...p, Value: 320 } : p)) };
   const t = parseVdspParams(tall, 'd.json');
@@ -141,12 +144,12 @@ test('parse 2023: a non-square input scales its shorter side to short_edge_thres
 
 test('parse 2023: each missing (or null) property is named with the file', () => {
   const full = generateVdspParams(tiny, '2023', 11) as { config: { Property: string; Value: unknown }[] };
-  for (const key of ['iimage_width', 'iimage_height', 'short_edge_threshold', 'crop_size', 'norma_type', 'meanr', 'meang', 'meanb', 'stdr', 'stdg', 'stdb']) {
-    const without = { ...full, config: full.config.filter((p) => p.Property !== key) };
-    assert.throws(() => parseVdspParams(without, 'p/v.json'), (e: Error) => e.message === `p/v.json: missing '${key}'`, key);
-    const nulled = { ...full, config: full.config.map((p) => (p.Property === key ? { ...p, Value: null } : p)) };
-    assert.throws(() => parseVdspParams(nulled, 'p/v.json'), (e: Error) => e.message === `p/v.json: missing '${key}'`, `${key} null`);
-  }
+  assertEachMissingNamed(
+    'p/v.json',
+    ['iimage_width', 'iimage_height', 'short_edge_threshold', 'crop_size', 'norma_type', 'meanr', 'meang', 'meanb', 'stdr', 'stdg', 'stdb'],
+    (key) => ({ ...full, config: full.config.filter((p) => p.Property !== key) }),
+    (key) => ({ ...full, config: full.config.map((p) => (p.Property === key ? { ...p, Value: null } : p)) }),
+  );
 });
 
 test('parse 2025: values as written, Mean/Std rounded to fp16, defaults for the optional keys', () => {
@@ -154,30 +157,22 @@ test('parse 2025: values as written, Mean/Std rounded to fp16, defaults for the 
     IimageWidth: 300, IimageHeight: 200, ResizeWidth: 384, ResizeHeight: 256, OimageWidth: 224, OimageHeight: 220,
     CropX: 80, CropY: 18, NormaType: 'DIV255_MINUSMEAN_DIVSTD', Mean: [0.485, 1, 0.1], Std: [0.229, 2, 3],
   };
-  assert.deepStrictEqual(parseVdspParams({ OpType: 'X', OpConfig }, 'n.json'), {
-    generation: '2025',
-    inputWidth: 300,
-    inputHeight: 200,
-    resizeWidth: 384,
-    resizeHeight: 256,
-    cropWidth: 224,
-    cropHeight: 220,
-    cropX: 80,
-    cropY: 18,
-    normType: 'DIV255_MINUSMEAN_DIVSTD',
-    mean: [0.485107421875, 1, 0.0999755859375],
-    std: [0.22900390625, 2, 3],
-    colorCvt: 'NO_CHANGE',
-    resizeType: 'BILINEAR_CV',
-  });
+  assert.deepStrictEqual(
+    parseVdspParams({ OpType: 'X', OpConfig }, 'n.json'),
+    parsed('2025', [300, 200], [384, 256], [224, 220], [80, 18], 'DIV255_MINUSMEAN_DIVSTD', [0.485107421875, 1, 0.0999755859375], [0.22900390625, 2, 3]),
+  );
   const set = parseVdspParams({ OpConfig: { ...OpConfig, ColorCvtCode: 'RGB2BGR', ResizeType: 'NEAREST' } }, 'n.json');
   assert.deepEqual([set.colorCvt, set.resizeType], ['RGB2BGR', 'NEAREST']);
-  for (const key of Object.keys(OpConfig)) {
-    const without: Record<string, unknown> = { ...OpConfig };
-    delete without[key];
-    assert.throws(() => parseVdspParams({ OpConfig: without }, 'n.json'), (e: Error) => e.message === `n.json: missing '${key}'`, key);
-    assert.throws(() => parseVdspParams({ OpConfig: { ...OpConfig, [key]: null } }, 'n.json'), (e: Error) => e.message === `n.json: missing '${key}'`, `${key} null`);
-  }
+  assertEachMissingNamed(
+    'n.json',
+    Object.keys(OpConfig),
+    (key) => {
+      const without: Record<string, unknown> = { ...OpConfig };
+      delete without[key];
+      return { OpConfig: without };
+    },
+    (key) => ({ OpConfig: { ...OpConfig, [key]: null } }),
+  );
 });
 
 test('parse: anything else is refused with one message naming the file', () => {

@@ -55,8 +55,11 @@ export function parseVampOutput(text: string): VampReport {
       r.standIn = true;
       continue;
     }
+    // Leading blanks, then a "- " bullet. (Not one /^\s*(?:-\s+)?/: a pattern that can match the empty
+    // string matches at 0 with or without its ^, which leaves an equivalent mutant.)
+    const unbulleted = raw.trimStart().replace(/^-\s+/, '');
     // Stryker disable next-line MethodExpression: without trim() only trailing whitespace stays, and no pattern below reads it (keys end at ':', values are trimmed, dtype is \S+)
-    const line = raw.replace(/^\s*(?:-\s+)?/, '').replace(/^\*+\s*/, '').replace(/\s*\*+\s*$/, '').trim();
+    const line = unbulleted.replace(/^\*+\s*/, '').replace(/\s*\*+\s*$/, '').trim();
     // Stryker disable next-line ConditionalExpression: an empty line matches neither the io nor the key: value pattern, so it is skipped anyway
     if (!line) continue;
     const io = /^(input|output)\[(\d+)\]:\s*\[([\d,\s]*)\],\s*dtype:\s*(\S+)/.exec(line);
