@@ -106,9 +106,10 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
     p[i - 1]! += suffix[i]!;
     // Q: the unclipped slice merged into `levels` chunks, each spread evenly over its non-empty bins.
     // Chunk j is [floor(j i / levels), floor((j + 1) i / levels)): the last one ends at i exactly, and
-    // each holds at least one bin (i >= levels).
-    // Stryker disable next-line EqualityOperator: an extra chunk j = levels starts at bin i, so it only writes q beyond the candidate's i bins, which this candidate never reads and the next one rewrites
-    for (let j = 0; j < levels; j++) {
+    // each holds at least one bin (i >= levels). The loops stop at their bound exactly (`!==`): one more
+    // chunk, or one more bin per chunk, would only write q beyond this candidate's bins or the next
+    // chunk's first bin, which that chunk rewrites.
+    for (let j = 0; j !== levels; j++) {
       const start = Math.floor((j * i) / levels);
       const end = Math.floor(((j + 1) * i) / levels);
       let mass = 0;
@@ -120,8 +121,7 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
       }
       // NaN (0 / 0) only for a chunk without a non-empty bin, where it is never used.
       const each = mass / nonEmpty;
-      // Stryker disable next-line EqualityOperator: q[end] is the next chunk's first bin, rewritten by that chunk; after the last chunk it is q[i], beyond this candidate
-      for (let k = start; k < end; k++) q[k] = hist[k]! > 0 ? each : 0;
+      for (let k = start; k !== end; k++) q[k] = hist[k]! > 0 ? each : 0;
     }
     let pSum = 0;
     let qSum = 0;
@@ -134,7 +134,7 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
     let kl = 0;
     for (let k = 0; k < i; k++) {
       if (p[k]! <= 0) continue;
-      // Stryker disable next-line ArithmeticOperator: pSum is the whole histogram's mass for every candidate (P keeps the clipped tail), so p * pSum = pSum^2 p/pSum turns each KL into pSum^2 (KL + 2 ln pSum), an increasing function of it: the same candidate wins
+      // Stryker disable next-line ArithmeticOperator: pSum is the whole histogram's mass for every candidate (P keeps the clipped tail), so p * pSum = pSum^2 p/pSum turns each KL into pSum^2 (KL + 2 ln pSum), an increasing function of it: the same candidate wins (exactly in real arithmetic; no test can tell rounding-level reorderings of near-equal KLs from the real ones)
       const pk = p[k]! / pSum;
       const qk = Math.max(q[k]! / qSum, 1e-12);
       kl += pk * Math.log(pk / qk);
