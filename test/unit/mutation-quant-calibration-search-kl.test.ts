@@ -151,7 +151,7 @@ test('klRange: when the range doubled past the largest |x|, the search stops at 
     assert.ok(absMax > 4 && absMax < 8);
     const r = klRange(h);
     assert.deepEqual(r, oracleRange(data, h), `trial ${trial}`);
-    // Searching all 2048 bins instead (stride 7 instead of 3 or 4) picks another threshold.
+    // Searching all 2048 bins instead (stride 7, not floor((lastBin - 128) / 256)) picks another threshold.
     if (searchBins(absHistogram(data, h), 2048, 128) !== searchBins(absHistogram(data, h), Math.ceil((absMax / 8) * 2048), 128)) decided++;
   }
   assert.ok(decided >= 3, `the stop bin decided ${decided} of 6 trials`);

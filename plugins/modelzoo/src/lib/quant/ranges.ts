@@ -106,9 +106,8 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
     p[i - 1]! += suffix[i]!;
     // Q: the unclipped slice merged into `levels` chunks, each spread evenly over its non-empty bins.
     // Chunk j is [floor(j i / levels), floor((j + 1) i / levels)): the last one ends at i exactly, and
-    // each holds at least one bin (i >= levels). The loops stop at their bound exactly (`!==`): one more
-    // chunk, or one more bin per chunk, would only write q beyond this candidate's bins or the next
-    // chunk's first bin, which that chunk rewrites.
+    // each holds at least one bin (i >= levels). The chunk loop stops at its bound exactly (`!==`): one
+    // more chunk would start at bin i and only write q beyond this candidate's bins.
     for (let j = 0; j !== levels; j++) {
       const start = Math.floor((j * i) / levels);
       const end = Math.floor(((j + 1) * i) / levels);
@@ -117,11 +116,15 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
       for (let k = start; k < end; k++) {
         // Stryker disable next-line AssignmentOperator: Q is normalized by its own sum below, so negating every chunk's mass leaves q / qSum unchanged
         mass += hist[k]!;
+        // Stryker disable next-line UpdateOperator: a negative count of non-empty bins negates every chunk's q, which the normalization by qSum below cancels exactly
         if (hist[k]! > 0) nonEmpty++;
       }
       // NaN (0 / 0) only for a chunk without a non-empty bin, where it is never used.
       const each = mass / nonEmpty;
-      for (let k = start; k !== end; k++) q[k] = hist[k]! > 0 ? each : 0;
+      // Stryker disable next-line EqualityOperator: k <= end writes q[end], the next chunk's first bin, which that chunk rewrites (after the last chunk, q[i], which this candidate never reads); `!==` here would turn mutants that put start after end into endless loops
+      for (let k = start; k < end; k++) {
+        q[k] = hist[k]! > 0 ? each : 0;
+      }
     }
     let pSum = 0;
     let qSum = 0;
