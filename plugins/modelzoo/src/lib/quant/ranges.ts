@@ -28,21 +28,6 @@ export function chooseRange(h: TensorHistogram, mode: CalibrateMode, percentile:
   return { lo: Math.min(0, r.lo), hi: Math.max(0, r.hi) };
 }
 
-/** Centres and counts of the non-empty bins, shared by the searches below. */
-function occupied(h: TensorHistogram): { x: Float64Array; c: Float64Array } {
-  const xs: number[] = [];
-  const cs: number[] = [];
-  const w = h.binWidth;
-  for (let k = 0; k < h.counts.length; k++) {
-    const n = h.counts[k]!;
-    if (n > 0) {
-      xs.push(h.edge(k) + w / 2);
-      cs.push(n);
-    }
-  }
-  return { x: Float64Array.from(xs), c: Float64Array.from(cs) };
-}
-
 /**
  * Shrinks [min, max] by a common factor to minimize the expected squared error: rounding noise
  * (scale^2 / 12) for values inside, the clipping distance for values outside. Exact zeros cost nothing.
@@ -51,7 +36,10 @@ export function mseRange(h: TensorHistogram, levels = 255): Range {
   const lo0 = Math.min(0, h.min);
   const hi0 = Math.max(0, h.max);
   if (hi0 - lo0 === 0) return { lo: 0, hi: 0 };
-  const { x, c } = occupied(h);
+  // Every bin, empty ones included (they add 0 to the clipping error): skipping them would save little.
+  const c = h.counts;
+  const w = h.binWidth;
+  const x = c.map((_, k) => h.edge(k) + w / 2);
   const nonZero = h.count - h.zeros;
   let best = { err: Infinity, alpha: 1 };
   for (let step = 1; step <= 200; step++) {
@@ -61,9 +49,9 @@ export function mseRange(h: TensorHistogram, levels = 255): Range {
     const scale = (hi - lo) / levels;
     let clipErr = 0;
     for (let i = 0; i < x.length; i++) {
-      const v = x[i]!;
-      const d = v > hi ? v - hi : v < lo ? lo - v : 0;
-      if (d > 0) clipErr += c[i]! * d * d;
+      // The distance to the range, 0 inside it (lo <= hi, so at most one of the two is positive).
+      const d = Math.max(0, x[i]! - hi, lo - x[i]!);
+      clipErr += c[i]! * d * d;
     }
     const err = clipErr + (nonZero * scale * scale) / 12;
     if (err < best.err) best = { err, alpha };
@@ -84,52 +72,59 @@ export function klRange(h: TensorHistogram, saturatedShare = 1e-5): Range {
   const B = h.binsPerSide;
   const oneSided = h.min >= 0;
   // |x| histogram over [0, range], B bins.
-  const abs = new Float64Array(B);
-  for (let k = 0; k < B; k++) abs[k] = h.counts[B + k]! + h.counts[B - 1 - k]!;
+  const abs = h.counts.subarray(B).map((n, k) => n + h.counts[B - 1 - k]!);
   abs[0] = Math.max(0, abs[0]! - h.zeros);
-  const clip = h.clipHigh;
-  if (clip !== undefined && h.clipHits > 0) {
-    const k = Math.min(B - 1, Math.floor((clip / h.range) * B));
-    abs[k] = Math.max(0, abs[k]! - h.clipHits);
-  }
+  // Without a clip bound there are no clip hits (the histogram counts none): nothing is subtracted from
+  // the last bin below, and no spike is kept.
+  const clip = h.clipHigh ?? Infinity;
+  const clipBin = Math.min(B - 1, Math.floor((clip / h.range) * B));
+  abs[clipBin] = Math.max(0, abs[clipBin]! - h.clipHits);
   const absMax = Math.max(-h.min, h.max);
   const lastBin = Math.min(B, Math.ceil((absMax / h.range) * B));
   const levels = oneSided ? 255 : 128;
   const threshold = klThreshold(abs, lastBin, levels) * (h.range / B);
   let hi = oneSided ? threshold : Math.min(h.max, threshold);
   const lo = oneSided ? 0 : Math.max(h.min, -threshold);
-  if (clip !== undefined && h.clipHits > saturatedShare * h.count) hi = Math.max(hi, clip);
+  if (h.clipHits > saturatedShare * h.count) hi = Math.max(hi, clip);
   return { lo, hi: Math.min(hi, h.max) };
 }
 
 /** Number of bins (a threshold of `result * binWidth`) minimizing KL(P || Q) over [levels, lastBin]. */
 export function klThreshold(hist: Float64Array, lastBin: number, levels: number): number {
-  const total = hist.reduce((a, v) => a + v, 0);
-  if (total === 0 || lastBin <= levels) return Math.max(1, lastBin);
-  const suffix = new Float64Array(lastBin + 1);
-  for (let k = hist.length - 1; k >= 0; k--) if (k < lastBin) suffix[k] = suffix[k + 1]! + hist[k]!;
-  let tail = 0;
-  for (let k = lastBin; k < hist.length; k++) tail += hist[k]!;
+  if (lastBin <= levels) return Math.max(1, lastBin);
+  // suffix[i]: the mass in bins i and above, which clipping at i bins folds into P's last bin. Only
+  // i >= levels is ever a candidate. Counts are integers, so the order of the sums is exact.
+  const suffix = new Float64Array(hist.length + 1);
+  for (let k = hist.length - 1; k >= levels; k--) suffix[k] = suffix[k + 1]! + hist[k]!;
+  // An empty histogram leaves every candidate's Q empty: none is scored and lastBin is returned.
   let best = { kl: Infinity, bins: lastBin };
-  const p = new Float64Array(lastBin);
   const q = new Float64Array(lastBin);
   // ~256 candidates: the full O(bins^2) scan would cost seconds over a network's tensors for no gain.
   const stride = Math.max(1, Math.floor((lastBin - levels) / 256));
   for (let i = levels; i <= lastBin; i = i === lastBin ? i + 1 : Math.min(lastBin, i + stride)) {
-    for (let k = 0; k < i; k++) p[k] = hist[k]!;
-    p[i - 1]! += suffix[i]! + tail;
+    const p = hist.slice(0, i);
+    p[i - 1]! += suffix[i]!;
     // Q: the unclipped slice merged into `levels` chunks, each spread evenly over its non-empty bins.
-    for (let j = 0; j < levels; j++) {
+    // Chunk j is [floor(j i / levels), floor((j + 1) i / levels)): the last one ends at i exactly, and
+    // each holds at least one bin (i >= levels). The chunk loop stops at its bound exactly (`!==`): one
+    // more chunk would start at bin i and only write q beyond this candidate's bins.
+    for (let j = 0; j !== levels; j++) {
       const start = Math.floor((j * i) / levels);
-      const end = j === levels - 1 ? i : Math.floor(((j + 1) * i) / levels);
+      const end = Math.floor(((j + 1) * i) / levels);
       let mass = 0;
       let nonEmpty = 0;
       for (let k = start; k < end; k++) {
+        // Stryker disable next-line AssignmentOperator: Q is normalized by its own sum below, so negating every chunk's mass leaves q / qSum unchanged
         mass += hist[k]!;
+        // Stryker disable next-line UpdateOperator: a negative count of non-empty bins negates every chunk's q, which the normalization by qSum below cancels exactly
         if (hist[k]! > 0) nonEmpty++;
       }
-      const each = nonEmpty > 0 ? mass / nonEmpty : 0;
-      for (let k = start; k < end; k++) q[k] = hist[k]! > 0 ? each : 0;
+      // NaN (0 / 0) only for a chunk without a non-empty bin, where it is never used.
+      const each = mass / nonEmpty;
+      // Stryker disable next-line EqualityOperator: k <= end writes q[end], the next chunk's first bin, which that chunk rewrites (after the last chunk, q[i], which this candidate never reads); `!==` here would turn mutants that put start after end into endless loops
+      for (let k = start; k < end; k++) {
+        q[k] = hist[k]! > 0 ? each : 0;
+      }
     }
     let pSum = 0;
     let qSum = 0;
@@ -137,10 +132,12 @@ export function klThreshold(hist: Float64Array, lastBin: number, levels: number)
       pSum += p[k]!;
       qSum += q[k]!;
     }
-    if (pSum === 0 || qSum === 0) continue;
+    // Nothing below the threshold to quantize (then P, of the same histogram, can still be non-empty).
+    if (qSum === 0) continue;
     let kl = 0;
     for (let k = 0; k < i; k++) {
       if (p[k]! <= 0) continue;
+      // Stryker disable next-line ArithmeticOperator: pSum is the whole histogram's mass for every candidate (P keeps the clipped tail), so p * pSum = pSum^2 p/pSum turns each KL into pSum^2 (KL + 2 ln pSum), an increasing function of it: the same candidate wins (exactly in real arithmetic; no test can tell rounding-level reorderings of near-equal KLs from the real ones)
       const pk = p[k]! / pSum;
       const qk = Math.max(q[k]! / qSum, 1e-12);
       kl += pk * Math.log(pk / qk);
