@@ -114,3 +114,33 @@ export function cutImage(img: RawImage, x0: number, y0: number, x1: number, y1: 
   }
   return { data: out, width: w, height: y1 - y0, channels: img.channels };
 }
+
+/** The taps' window, as far as the region checks need it. */
+export interface TapWindow {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+/**
+ * `run` (either resampler on a region of `img` at an origin) refuses a region one pixel short on each
+ * side, and one whose buffer is a byte short of its claimed size, naming its size, origin and the
+ * taps' window.
+ */
+export function assertShortRegionsRefused(img: RawImage, t: TapWindow, run: (region: RawImage, ox: number, oy: number) => unknown): void {
+  const msg = (r: RawImage, ox: number, oy: number) => ({
+    message: `pillow resample: ${r.width}x${r.height} pixels at (${ox}, ${oy}) do not cover columns ${t.x0}..${t.x1 - 1}, rows ${t.y0}..${t.y1 - 1}`,
+  });
+  const left = cutImage(img, t.x0 + 1, t.y0, t.x1, t.y1);
+  assert.throws(() => run(left, t.x0 + 1, t.y0), msg(left, t.x0 + 1, t.y0));
+  const top = cutImage(img, t.x0, t.y0 + 1, t.x1, t.y1);
+  assert.throws(() => run(top, t.x0, t.y0 + 1), msg(top, t.x0, t.y0 + 1));
+  const right = cutImage(img, t.x0, t.y0, t.x1 - 1, t.y1);
+  assert.throws(() => run(right, t.x0, t.y0), msg(right, t.x0, t.y0));
+  const bottom = cutImage(img, t.x0, t.y0, t.x1, t.y1 - 1);
+  assert.throws(() => run(bottom, t.x0, t.y0), msg(bottom, t.x0, t.y0));
+  const exact = cutImage(img, t.x0, t.y0, t.x1, t.y1);
+  const short = { ...exact, data: exact.data.subarray(0, exact.data.length - 1) };
+  assert.throws(() => run(short, t.x0, t.y0), msg(short, t.x0, t.y0));
+}

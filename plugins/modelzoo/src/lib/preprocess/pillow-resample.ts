@@ -193,6 +193,20 @@ export function pillowResizeCrop(img: RawImage, plan: CropPlan, filter: PillowFi
 }
 
 /**
+ * Both resamplers (this one and pillow-simd.ts) read only the taps' window, from an image that may be
+ * just the decoded rectangle around it: a region or pixel buffer short of that window is refused
+ * before any read, rather than read past its end.
+ */
+export function assertCoversTaps(img: RawImage, taps: PillowTaps, ox: number, oy: number): void {
+  const { x0, x1, y0, y1 } = taps;
+  if (x0 < ox || y0 < oy || img.width < x1 - ox || img.height < y1 - oy || img.data.length < img.width * img.height * img.channels) {
+    throw new Error(
+      `pillow resample: ${img.width}x${img.height} pixels at (${ox}, ${oy}) do not cover columns ${x0}..${x1 - 1}, rows ${y0}..${y1 - 1}`,
+    );
+  }
+}
+
+/**
  * The JS resampler on precomputed taps. `img` pixel (0, 0) is source pixel (ox, oy): the image may be
  * just the decoded rectangle the taps read.
  */
@@ -201,11 +215,7 @@ export function pillowResizeCropTaps(img: RawImage, taps: PillowTaps, ox = 0, oy
   const cn = img.channels;
   const out = new Uint8Array(3 * crop * crop);
   if (!(y1 > y0)) return out;
-  if (taps.x0 < ox || y0 < oy || img.width < taps.x1 - ox || img.height < y1 - oy || img.data.length < img.width * img.height * cn) {
-    throw new Error(
-      `pillow resample: ${img.width}x${img.height} pixels at (${ox}, ${oy}) do not cover columns ${taps.x0}..${taps.x1 - 1}, rows ${y0}..${y1 - 1}`,
-    );
-  }
+  assertCoversTaps(img, taps, ox, oy);
 
   // Horizontal pass: rows y0..y1-1, crop columns only, clipped to uint8 like Pillow's temp image.
   const rowStride = crop * cn;

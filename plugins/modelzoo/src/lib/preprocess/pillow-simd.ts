@@ -1,5 +1,5 @@
 import { assemble, Fn, I32, MEM0, V128 } from './wasm-asm';
-import type { PillowTaps } from './pillow-resample';
+import { assertCoversTaps, type PillowTaps } from './pillow-resample';
 import type { RawImage } from './raw-image';
 
 /**
@@ -215,11 +215,7 @@ export function pillowResizeCropSimd(img: RawImage, taps: PillowTaps, ox = 0, oy
   // Stryker disable next-line ArithmeticOperator: more rows only make the horizontal pass fill temp rows the vertical pass never reads
   const rows = taps.y1 - taps.y0;
   const srcStride = img.width * 3;
-  if (taps.x0 < ox || taps.y0 < oy || img.width < taps.x1 - ox || img.height < taps.y1 - oy || img.data.length < img.height * srcStride) {
-    throw new Error(
-      `pillow resample: ${img.width}x${img.height} pixels at (${ox}, ${oy}) do not cover columns ${taps.x0}..${taps.x1 - 1}, rows ${taps.y0}..${taps.y1 - 1}`,
-    );
-  }
+  assertCoversTaps(img, taps, ox, oy);
   const tmpStride = crop * 3;
   // Stryker disable next-line ArithmeticOperator: tmpStride * 16 chunks only add columns past each row's end, which deint never reads
   const chunks = Math.ceil(tmpStride / 16);
